@@ -1,0 +1,288 @@
+"""The one small interface every LLM provider adapter implements, and the types it speaks.
+
+An agent builds an `LLMRequest`, asks a provider (`provider_for(...)` in `registry.py`) to
+
+- `generate` text,
+- `stream` text (an async iterator of `StreamDelta`; the `LLMResult` is available at the end),
+- `generate_object` against a pydantic model (the SDK's native structured-output mode, then validated),
+- `generate_with_native_tools` (the provider's server-side tools: web search, URL fetch, code execution),
+- `run_functions` (a function-calling loop: the model asks, we run an async callable, feed the result back).
+
+Every call returns token usage as the provider reported it, the model id, the duration, the number of
+HTTP retries the SDK made, and a cost when the request carries `ModelPricing`. Every failure is a
+`ProviderError` subclass whose message says what to do next; no call ever passes on an empty answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel
+
+ProviderName = Literal["google", "openai", "anthropic"]
+
+NativeTool = Literal["web_search", "url_context", "code_execution"]
+"""Server-side tools, by what they do. Per provider:
+
+- google: `google_search`, `url_context`, `code_execution`
+- openai (Responses API): `web_search` (also serves `url_context`: it opens pages), `code_interpreter`
+- anthropic: `web_search`, `web_fetch` (for `url_context`), `code_execution`
+"""
+
+DEFAULT_THINKING_BUDGET = 8192
+"""Thinking tokens asked for when `LLMRequest.thinking` is on and no budget is given."""
+
+_MICRO = Decimal("0.000001")
+_MILLION = Decimal(1_000_000)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+# --- request ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPricing:
+    """Prices of one model, in dollars per million tokens (the `model_config` columns)."""
+
+    input_per_million: Decimal
+    output_per_million: Decimal
+
+    def cost(self, usage: Usage) -> Decimal:
+        """Dollar cost of `usage`, quantized to 6 places like the DECIMAL(10,6) cost columns.
+
+        Rule: input tokens at the input price; output tokens *and* reasoning tokens at the output
+        price. Reasoning is added on top of output only where the provider reports it apart from
+        output (Gemini's `thoughtsTokenCount`); where it is already inside the output count (OpenAI's
+        `reasoning_tokens`, Anthropic's thinking) it is not counted twice.
+        See `Usage.billable_output_tokens`.
+        """
+        raw = (
+            Decimal(usage.input_tokens) * self.input_per_million
+            + Decimal(usage.billable_output_tokens) * self.output_per_million
+        ) / _MILLION
+        return raw.quantize(_MICRO, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True, slots=True)
+class LLMRequest:
+    """One call to a model. `thinking` is True only when `model_config.thinking_enabled` says so."""
+
+    model: str
+    prompt: str
+    system: str | None = None
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+    thinking: bool = False
+    thinking_budget: int | None = None
+    """Thinking tokens (Gemini budget, Anthropic budget_tokens); OpenAI maps it to a reasoning effort."""
+    pricing: ModelPricing | None = None
+    """When given, `LLMResult.cost` is filled in."""
+
+
+# --- results ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts exactly as the provider reported them (summed over the steps of one call)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    total_tokens: int = 0
+    reasoning_in_output: bool = True
+    """True when `output_tokens` already includes the reasoning tokens (OpenAI, Anthropic);
+    False when the provider reports them separately (Gemini)."""
+
+    @property
+    def billable_output_tokens(self) -> int:
+        """Tokens billed at the output price: output plus reasoning, each counted once."""
+        if self.reasoning_in_output:
+            return self.output_tokens
+        return self.output_tokens + self.reasoning_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+            reasoning_in_output=self.reasoning_in_output,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One tool use during a call: a native server-side tool, or one of our functions."""
+
+    name: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    output: str | None = None
+    native: bool = False
+    error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LLMResult:
+    """The answer of one call. `text` is never empty (an empty answer raises `EmptyAnswer`)."""
+
+    text: str
+    usage: Usage
+    model: str
+    provider: ProviderName
+    duration_ms: int
+    retries: int = 0
+    cost: Decimal | None = None
+    reasoning: str | None = None
+    """Thinking / reasoning summary text when the provider returned it; never part of `text`."""
+    tool_calls: tuple[ToolCall, ...] = ()
+    steps: int = 1
+    """Model round trips made (more than one only in `run_functions`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectResult(Generic[M]):
+    """A validated structured answer and the call that produced it (`result.text` is the raw JSON)."""
+
+    value: M
+    result: LLMResult
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDelta:
+    """A piece of a streamed answer: answer text, or thinking text (for progress only)."""
+
+    text: str
+    kind: Literal["text", "thinking"] = "text"
+
+
+@runtime_checkable
+class LLMStream(Protocol):
+    """`async with provider.stream(req) as s: async for d in s: ...`; then `s.result`.
+
+    Leaving the `async with` early (or cancelling the task) closes the HTTP response.
+    """
+
+    def __aiter__(self) -> AsyncIterator[StreamDelta]: ...
+
+    @property
+    def result(self) -> LLMResult:
+        """The final result; raises `RuntimeError` before the stream was read to its end."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+    async def __aenter__(self) -> LLMStream: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+
+FunctionHandler = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionTool:
+    """A function the model may call in `run_functions`.
+
+    `parameters` is a JSON schema (type object). `handler` receives the parsed arguments and returns
+    anything JSON-serialisable (a `str` is passed as is). An exception from the handler is fed back
+    to the model as an error result (the loop goes on); `ProviderError`s propagate.
+    """
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+    handler: FunctionHandler
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class ProviderError(Exception):
+    """Base of every provider failure. `str(err)` is a message a model or user can act on."""
+
+    def __init__(self, message: str, *, provider: ProviderName | None = None, retries: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.retries = retries
+
+    def __str__(self) -> str:
+        where = f"{self.provider}: " if self.provider else ""
+        tries = f" (after {self.retries} retr{'y' if self.retries == 1 else 'ies'})" if self.retries else ""
+        return f"{where}{self.message}{tries}"
+
+
+class MissingAPIKey(ProviderError):
+    """No key configured; the message names the environment variable to set."""
+
+
+class AuthenticationFailed(ProviderError):
+    """The provider rejected the key (401/403)."""
+
+
+class BadRequest(ProviderError):
+    """The provider rejected the request itself (400/404/422): wrong model id, bad parameter."""
+
+
+class RateLimited(ProviderError):
+    """429 still returned after the retries."""
+
+
+class ProviderUnavailable(ProviderError):
+    """5xx, timeouts or connection failures still happening after the retries."""
+
+
+class Refused(ProviderError):
+    """The model refused, or a safety filter blocked the prompt or the answer."""
+
+
+class EmptyAnswer(ProviderError):
+    """The model returned no answer text."""
+
+
+class SchemaMismatch(ProviderError):
+    """The structured answer is not valid JSON for the requested model."""
+
+
+class StreamInterrupted(ProviderError):
+    """The stream broke after some of the answer was already delivered (not retried, to avoid
+    duplicating output). Re-run the call."""
+
+
+class UnsupportedFeature(ProviderError):
+    """The provider (or its SDK) cannot do what was asked, e.g. a native tool it does not have."""
+
+
+class TooManySteps(ProviderError):
+    """`run_functions` reached `max_steps` while the model still wanted to call functions."""
+
+
+# --- the interface ------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class LLMProvider(Protocol):
+    """One provider adapter (google, openai, anthropic). Build one with `registry.provider_for`."""
+
+    name: ProviderName
+
+    async def generate(self, request: LLMRequest) -> LLMResult: ...
+
+    def stream(self, request: LLMRequest) -> LLMStream: ...
+
+    async def generate_object(self, request: LLMRequest, schema: type[M]) -> ObjectResult[M]: ...
+
+    async def generate_with_native_tools(
+        self, request: LLMRequest, tools: Sequence[NativeTool]
+    ) -> LLMResult: ...
+
+    async def run_functions(
+        self, request: LLMRequest, functions: Sequence[FunctionTool], *, max_steps: int = 5
+    ) -> LLMResult: ...
+
+    async def aclose(self) -> None: ...
