@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     )
     pool_min_size: int = Field(default=1, ge=0, validation_alias="ARTIFICER_POOL_MIN_SIZE")
     pool_max_size: int = Field(default=10, ge=1, validation_alias="ARTIFICER_POOL_MAX_SIZE")
+    connect_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias="ARTIFICER_CONNECT_TIMEOUT",
+        description="Seconds to wait for the database to accept a connection.",
+    )
 
     # --- identity -------------------------------------------------------------------------------
     user_id: str | None = Field(
@@ -86,8 +92,12 @@ class Settings(BaseSettings):
     google_base_url: str | None = Field(default=None, validation_alias="GOOGLE_BASE_URL")
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
     anthropic_base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
-    provider_timeout_seconds: float = Field(default=120.0, gt=0, validation_alias="ARTIFICER_PROVIDER_TIMEOUT")
-    provider_max_retries: int = Field(default=3, ge=0, le=10, validation_alias="ARTIFICER_PROVIDER_MAX_RETRIES")
+    provider_timeout_seconds: float = Field(
+        default=120.0, gt=0, validation_alias="ARTIFICER_PROVIDER_TIMEOUT"
+    )
+    provider_max_retries: int = Field(
+        default=3, ge=0, le=10, validation_alias="ARTIFICER_PROVIDER_MAX_RETRIES"
+    )
 
     # --- GitHub ---------------------------------------------------------------------------------
     github_token: SecretStr | None = Field(

@@ -1,0 +1,252 @@
+"""Which database Artificer talks to, the asyncpg pool, and transactions run as a user.
+
+`DATABASE_URL` (plain Postgres or Supabase, `?sslmode=` honoured by asyncpg) wins; without it the embedded
+Postgres in `ARTIFICER_DATA_DIR` is started or joined. Every failure to reach or log into the database is a
+`DatabaseError` whose message names the server (never the password) and what to check.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
+
+import anyio
+import asyncpg
+from artificer.server.settings import Settings
+from artificer.storage.embedded import EmbeddedError, EmbeddedPostgres, ensure_database, start_embedded
+from asyncpg.pool import Pool
+
+DEFAULT_CONNECT_TIMEOUT = 10.0
+
+
+class DatabaseError(Exception):
+    """The database could not be resolved, reached or logged into. The message is one line, safe to print."""
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN with any password replaced by `***` (also `password=` query parameters)."""
+    redacted = re.sub(r"(://[^:/@?#]*:)[^@/?#]*@", r"\1***@", dsn)
+    return re.sub(r"((?:^|[?&])password=)[^&]*", r"\1***", redacted)
+
+
+def _split_dsn(dsn: str) -> SplitResult:
+    try:
+        parts = urlsplit(dsn)
+        parts.port  # noqa: B018 — raises ValueError for a port that is not a number
+    except ValueError as error:
+        raise DatabaseError(f"malformed DATABASE_URL {redact_dsn(dsn)}: {error}") from None
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise DatabaseError(
+            f"malformed DATABASE_URL {redact_dsn(dsn)}: it must start with postgresql:// (or postgres://)"
+        )
+    return parts
+
+
+def describe_server(dsn: str) -> str:
+    """`host:port` (or the socket folder) the DSN points at, for messages."""
+    parts = _split_dsn(dsn)
+    query = parse_qs(parts.query)
+    host = parts.hostname or (query.get("host") or ["localhost"])[0]
+    port = parts.port or int((query.get("port") or ["5432"])[0])
+    if host.startswith("/"):
+        return f"the socket in {host}"
+    return f"{host}:{port}"
+
+
+def validate_dsn(dsn: str) -> str:
+    """Return `dsn` when it looks like a Postgres URL; raise DatabaseError otherwise."""
+    parts = _split_dsn(dsn)
+    if not parts.hostname and "host=" not in parts.query:
+        raise DatabaseError(f"malformed DATABASE_URL {redact_dsn(dsn)}: it names no host")
+    return dsn
+
+
+def _user_of(dsn: str) -> str:
+    parts = urlsplit(dsn)
+    return unquote(parts.username) if parts.username else "(default user)"
+
+
+def _database_of(dsn: str) -> str:
+    path = urlsplit(dsn).path.lstrip("/")
+    return unquote(path) if path else "(default database)"
+
+
+def translate_connect_error(dsn: str, error: BaseException, timeout: float) -> DatabaseError:
+    """A one-line DatabaseError for an exception raised while connecting to `dsn`."""
+    where = describe_server(dsn)
+    if isinstance(error, TimeoutError):
+        return DatabaseError(
+            f"timed out after {timeout:g} s connecting to Postgres at {where}: check the host, the port, "
+            "firewalls, and that the server is up"
+        )
+    if isinstance(error, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError):
+        return DatabaseError(
+            f"Postgres at {where} rejected user {_user_of(dsn)!r}: check the user name and password "
+            "in DATABASE_URL"
+        )
+    if isinstance(error, asyncpg.InvalidCatalogNameError):
+        return DatabaseError(f"database {_database_of(dsn)!r} does not exist on Postgres at {where}")
+    if isinstance(error, asyncpg.ClientConfigurationError | ValueError):
+        return DatabaseError(f"malformed DATABASE_URL {redact_dsn(dsn)}: {error}")
+    if isinstance(error, OSError):
+        reason = error.strerror or str(error) or type(error).__name__
+        return DatabaseError(
+            f"cannot reach Postgres at {where} ({reason}): check that the server runs and that "
+            "DATABASE_URL's host and port are right"
+        )
+    if isinstance(error, asyncpg.PostgresError):
+        return DatabaseError(f"Postgres at {where} refused the connection: {error}")
+    return DatabaseError(f"cannot connect to Postgres at {where}: {type(error).__name__}: {error}")
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Codecs every Artificer connection uses: json/jsonb as Python objects (dicts, lists …)."""
+    for type_name in ("jsonb", "json"):
+        await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def connect(
+    dsn: str, *, statement_cache_size: int = 100, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+) -> asyncpg.Connection:
+    """One connection with Artificer's codecs; connection failures become DatabaseError."""
+    validate_dsn(dsn)
+    try:
+        conn = await asyncpg.connect(dsn, timeout=connect_timeout, statement_cache_size=statement_cache_size)
+    except Exception as error:
+        raise translate_connect_error(dsn, error, connect_timeout) from None
+    await init_connection(conn)
+    return conn
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    statement_cache_size: int = 100,
+    min_size: int = 1,
+    max_size: int = 10,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+) -> Pool:
+    """An asyncpg pool whose connections decode json/jsonb to Python objects.
+
+    `statement_cache_size=0` for transaction poolers (Supabase port 6543). Failures become DatabaseError.
+    """
+    validate_dsn(dsn)
+    try:
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            statement_cache_size=statement_cache_size,
+            timeout=connect_timeout,
+            init=init_connection,
+        )
+    except Exception as error:
+        raise translate_connect_error(dsn, error, connect_timeout) from None
+    assert pool is not None
+    return pool
+
+
+@asynccontextmanager
+async def as_user(
+    pool_or_conn: Pool | asyncpg.Connection, claims: dict[str, Any], *, role: str = "authenticated"
+) -> AsyncIterator[asyncpg.Connection]:
+    """A connection inside ONE transaction that runs with the caller's JWT claims and `role`.
+
+    Row-level security sees `auth.uid()` = claims["sub"]. Both settings are transaction-local, so they end
+    at commit or rollback, also under a transaction pooler. Roll back by raising out of the block.
+    """
+    async with _acquire(pool_or_conn) as conn, conn.transaction():
+        await conn.execute(
+            "select set_config('request.jwt.claims', $1, true), set_config('role', $2, true)",
+            json.dumps(claims),
+            role,
+        )
+        yield conn
+
+
+@asynccontextmanager
+async def _acquire(pool_or_conn: Pool | asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
+    if isinstance(pool_or_conn, Pool):
+        async with pool_or_conn.acquire() as conn:
+            yield conn
+    else:
+        yield pool_or_conn
+
+
+@dataclass
+class DatabaseTarget:
+    """Where the database is. Owns the embedded server handle, if any, until `close()`.
+
+    Use as `async with await resolve_database(settings) as target:` or call `close()` yourself.
+    """
+
+    dsn: str
+    location: str
+    embedded: EmbeddedPostgres | None = None
+    statement_cache_size: int = 100
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+
+    @property
+    def redacted_dsn(self) -> str:
+        return redact_dsn(self.dsn)
+
+    async def connect(self) -> asyncpg.Connection:
+        return await connect(
+            self.dsn, statement_cache_size=self.statement_cache_size, connect_timeout=self.connect_timeout
+        )
+
+    async def create_pool(self, *, min_size: int = 1, max_size: int = 10) -> Pool:
+        return await create_pool(
+            self.dsn,
+            statement_cache_size=self.statement_cache_size,
+            min_size=min_size,
+            max_size=max_size,
+            connect_timeout=self.connect_timeout,
+        )
+
+    async def close(self) -> None:
+        if self.embedded is not None:
+            await anyio.to_thread.run_sync(self.embedded.release)
+
+    async def __aenter__(self) -> DatabaseTarget:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+async def resolve_database(settings: Settings) -> DatabaseTarget:
+    """DATABASE_URL when set; otherwise start/join the embedded cluster and create its database."""
+    timeout = settings.connect_timeout_seconds
+    if settings.database_url is not None:
+        dsn = validate_dsn(settings.database_url.get_secret_value())
+        return DatabaseTarget(
+            dsn=dsn,
+            location=f"Postgres at {describe_server(dsn)} (DATABASE_URL)",
+            statement_cache_size=settings.statement_cache_size,
+            connect_timeout=timeout,
+        )
+    try:
+        embedded = await anyio.to_thread.run_sync(start_embedded, settings.data_dir)
+    except EmbeddedError as error:
+        raise DatabaseError(str(error)) from None
+    try:
+        await ensure_database(embedded.server_uri(), settings.database_name)
+    except Exception as error:
+        await anyio.to_thread.run_sync(embedded.release)
+        raise DatabaseError(f"cannot create database {settings.database_name!r}: {error}") from None
+    return DatabaseTarget(
+        dsn=embedded.server_uri(settings.database_name),
+        location=f"embedded Postgres in {embedded.data_dir} (database {settings.database_name!r})",
+        embedded=embedded,
+        statement_cache_size=settings.statement_cache_size,
+        connect_timeout=timeout,
+    )

@@ -1,0 +1,175 @@
+"""Fixtures every test uses: a real Postgres, one migrated template per session, a fresh clone per test.
+
+The test server is an embedded Postgres in a fresh folder under /tmp (deleted at the end), or the server
+`ARTIFICER_TEST_DATABASE_URL` names. Databases made on it are named `artificer_test_<session>_<n>`, and every
+one is dropped after its test and, at the latest, when pytest exits.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from artificer.storage.database import create_pool
+from artificer.storage.embedded import quote_identifier, start_embedded
+from artificer.storage.migrations import migrate
+
+SESSION_TAG = uuid.uuid4().hex[:10]
+DATABASE_PREFIX = f"artificer_test_{SESSION_TAG}"
+
+_created_databases: set[str] = set()
+_admin_url_for_exit: list[str] = []
+_counter = iter(range(1, 1_000_000))
+
+MakeUser = Callable[..., Awaitable[uuid.UUID]]
+
+
+def database_dsn(server_url: str, database: str) -> str:
+    """`server_url` pointed at another database (keeps host, port, user, password and query)."""
+    parts = urlsplit(server_url)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """Admin DSN of the test server (superuser on the embedded one)."""
+    configured = os.environ.get("ARTIFICER_TEST_DATABASE_URL")
+    if configured:
+        _admin_url_for_exit.append(configured)
+        yield configured
+        return
+    folder = Path(tempfile.mkdtemp(prefix="artificer-test-", dir="/tmp"))
+    server = start_embedded(folder / "pgdata", cleanup_mode="delete")
+    url = server.server_uri("postgres")
+    _admin_url_for_exit.append(url)
+    try:
+        yield url
+    finally:
+        server.release()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def _admin_connection(pg_admin_url: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(pg_admin_url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def _create_database(admin: asyncpg.Connection, name: str, template: str) -> None:
+    strategy = " strategy file_copy" if admin.get_server_version().major >= 15 else ""
+    _created_databases.add(name)
+    await admin.execute(
+        f"create database {quote_identifier(name)} template {quote_identifier(template)}{strategy}"
+    )
+
+
+async def _drop_database(admin: asyncpg.Connection, name: str) -> None:
+    await admin.execute(f"drop database if exists {quote_identifier(name)} with (force)")
+    _created_databases.discard(name)
+
+
+@pytest.fixture(scope="session")
+async def _template_database(_admin_connection: asyncpg.Connection, pg_admin_url: str) -> AsyncIterator[str]:
+    """One database per session with every migration applied; tests get clones of it."""
+    name = f"{DATABASE_PREFIX}_template"
+    await _create_database(_admin_connection, name, "template0")
+    conn = await asyncpg.connect(database_dsn(pg_admin_url, name))
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    try:
+        yield name
+    finally:
+        await _drop_database(_admin_connection, name)
+
+
+@pytest.fixture
+async def database_url(
+    _admin_connection: asyncpg.Connection, _template_database: str, pg_admin_url: str
+) -> AsyncIterator[str]:
+    """A fresh database with all migrations applied, dropped after the test."""
+    name = f"{DATABASE_PREFIX}_{next(_counter)}"
+    await _create_database(_admin_connection, name, _template_database)
+    try:
+        yield database_dsn(pg_admin_url, name)
+    finally:
+        await _drop_database(_admin_connection, name)
+
+
+@pytest.fixture
+async def empty_database_url(_admin_connection: asyncpg.Connection, pg_admin_url: str) -> AsyncIterator[str]:
+    """A fresh empty database (from template0), dropped after the test."""
+    name = f"{DATABASE_PREFIX}_{next(_counter)}"
+    await _create_database(_admin_connection, name, "template0")
+    try:
+        yield database_dsn(pg_admin_url, name)
+    finally:
+        await _drop_database(_admin_connection, name)
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """asyncpg pool on `database_url` with Artificer's codecs (json/jsonb as Python objects)."""
+    test_pool = await create_pool(database_url, min_size=1, max_size=5)
+    try:
+        yield test_pool
+    finally:
+        await test_pool.close()
+
+
+@pytest.fixture
+def make_user(pool: asyncpg.Pool) -> MakeUser:
+    """`await make_user(role="user"|"admin", email=None) -> uuid.UUID`: a new auth.users row."""
+
+    async def make(role: str = "user", email: str | None = None, **app_meta_data: Any) -> uuid.UUID:
+        user_id = uuid.uuid4()
+        await pool.execute(
+            "insert into auth.users (id, aud, role, email, raw_app_meta_data, raw_user_meta_data,"
+            " created_at, updated_at)"
+            " values ($1, 'authenticated', 'authenticated', $2, $3, $4, now(), now())",
+            user_id,
+            email if email is not None else f"{role}-{user_id.hex[:12]}@example.test",
+            {"role": role, **app_meta_data},
+            {},
+        )
+        return user_id
+
+    return make
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Last line of defence: drop any test database a crashed or interrupted fixture left behind."""
+    if not _created_databases or not _admin_url_for_exit:
+        return
+    import asyncio
+
+    async def drop_leftovers() -> None:
+        try:
+            conn = await asyncpg.connect(_admin_url_for_exit[0], timeout=5)
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            return  # the embedded server is already gone, and its databases with it
+        try:
+            for name in sorted(_created_databases):
+                await conn.execute(f"drop database if exists {quote_identifier(name)} with (force)")
+            _created_databases.clear()
+        finally:
+            await conn.close()
+
+    asyncio.run(drop_leftovers())
