@@ -95,7 +95,10 @@ def translate_connect_error(dsn: str, error: BaseException, timeout: float) -> D
     if isinstance(error, asyncpg.ClientConfigurationError | ValueError):
         return DatabaseError(f"malformed DATABASE_URL {redact_dsn(dsn)}: {error}")
     if isinstance(error, OSError):
-        reason = error.strerror or str(error) or type(error).__name__
+        if isinstance(error, ConnectionRefusedError) or "Connect call failed" in str(error):
+            reason = "connection refused"
+        else:
+            reason = error.strerror or str(error) or type(error).__name__
         return DatabaseError(
             f"cannot reach Postgres at {where} ({reason}): check that the server runs and that "
             "DATABASE_URL's host and port are right"

@@ -1,0 +1,182 @@
+"""The `artificer` console script: `artificer db migrate | verify | reset | status` (and `serve`).
+
+Every command reads `Settings` (the environment / `.env`), resolves the database (DATABASE_URL, or the
+embedded Postgres, whose location goes to stderr) and reports failures as one line on stderr, exit code 2.
+
+A new command is a parser plus a handler: `parser.set_defaults(handler=...)`, where the handler is
+`(args, settings) -> int`, sync or async (an async one runs under `anyio.run`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import anyio
+import asyncpg
+from artificer.server.settings import Settings
+from artificer.storage.database import DatabaseError, DatabaseTarget, resolve_database
+from artificer.storage.embedded import EmbeddedError
+from artificer.storage.migrations import MigrationError, migrate, reset, status, verify
+from pydantic import ValidationError
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the command ran and found a problem (verify), or the user said no
+EXIT_ERROR = 2  # the command could not run
+
+Handler = Callable[[argparse.Namespace, Settings], Any]
+
+
+class CommandError(Exception):
+    """A command cannot run; the message is printed as one line, exit code 2."""
+
+
+def _version() -> str:
+    try:
+        return version("artificer")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def say(message: str) -> None:
+    """A progress/diagnostic line on stderr (stdout is left for the command's output)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+async def _open(settings: Settings) -> tuple[DatabaseTarget, asyncpg.Connection]:
+    target = await resolve_database(settings)
+    say(f"database: {target.location}")
+    try:
+        conn = await target.connect()
+    except BaseException:
+        await target.close()
+        raise
+    return target, conn
+
+
+async def db_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    target, conn = await _open(settings)
+    try:
+        applied = await migrate(conn)
+        state = await status(conn)
+    finally:
+        await conn.close()
+        await target.close()
+    for migration in applied:
+        print(f"applied {migration.filename} ({migration.duration_ms} ms)")
+    if not applied:
+        print(f"nothing to migrate: all {len(state.applied)} migrations are applied")
+    return EXIT_OK
+
+
+async def db_verify(args: argparse.Namespace, settings: Settings) -> int:
+    target, conn = await _open(settings)
+    try:
+        report = await verify(conn)
+    finally:
+        await conn.close()
+        await target.close()
+    print(report.render())
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+async def db_status(args: argparse.Namespace, settings: Settings) -> int:
+    target, conn = await _open(settings)
+    try:
+        state = await status(conn)
+    finally:
+        await conn.close()
+        await target.close()
+    print(state.render())
+    return EXIT_OK
+
+
+def _confirm_reset(args: argparse.Namespace) -> bool:
+    if args.yes:
+        return True
+    say("This drops every table, function and type in schema public, with all their data.")
+    try:
+        answer = input("Reset the database? [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+async def db_reset(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.yes and not sys.stdin.isatty():
+        raise CommandError("refusing to reset without a terminal to confirm on; pass --yes to reset anyway")
+    target, conn = await _open(settings)
+    try:
+        if not await anyio.to_thread.run_sync(_confirm_reset, args):
+            say("reset aborted; nothing changed")
+            return EXIT_FAILED
+        applied = await reset(conn)
+    finally:
+        await conn.close()
+        await target.close()
+    print(f"reset done: {len(applied)} migrations applied again")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="artificer", description="Artifact-making AI agents as MCP tools, backed by Postgres."
+    )
+    parser.add_argument("--version", action="version", version=f"artificer {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = commands.add_parser("db", help="database: migrate, verify, reset, status")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    for name, handler, help_text in (
+        ("migrate", db_migrate, "apply pending migrations"),
+        ("verify", db_verify, "check every expected object; exit 1 if any is missing"),
+        ("status", db_status, "list applied and pending migrations"),
+    ):
+        db_commands.add_parser(name, help=help_text).set_defaults(handler=handler)
+    reset_parser = db_commands.add_parser("reset", help="drop everything in schema public, then migrate")
+    reset_parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    reset_parser.set_defaults(handler=db_reset)
+    return parser
+
+
+def _settings_error(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "settings"
+        problems.append(f"{name}: {item['msg']}")
+    return "invalid settings: " + "; ".join(problems)
+
+
+def run(handler: Handler, args: argparse.Namespace, settings: Settings) -> int:
+    if inspect.iscoroutinefunction(handler):
+        return int(anyio.run(handler, args, settings))
+    return int(handler(args, settings))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+        return run(args.handler, args, settings)
+    except ValidationError as error:
+        message = _settings_error(error)
+    except (DatabaseError, EmbeddedError, MigrationError, CommandError) as error:
+        message = str(error)
+    except asyncpg.PostgresError as error:
+        message = f"database error: {type(error).__name__}: {error}"
+    except (OSError, TimeoutError) as error:
+        message = f"{type(error).__name__}: {error}"
+    except KeyboardInterrupt:
+        say("artificer: interrupted")
+        return 130
+    say(f"artificer: error: {message}")
+    return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

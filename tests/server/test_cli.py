@@ -1,0 +1,203 @@
+"""The installed `artificer` console script, run as a subprocess against real test databases."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import asyncpg
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+ARTIFICER = Path(sys.executable).parent / "artificer"
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("ARTIFICER_") and key not in ("DATABASE_URL", "PYTEST_CURRENT_TEST")
+    }
+    env.update(overrides)
+    return env
+
+
+async def artificer(
+    *args: str, env: dict[str, str], cwd: Path, stdin: int | None = subprocess.DEVNULL
+) -> subprocess.CompletedProcess[bytes]:
+    return await anyio.run_process([str(ARTIFICER), *args], env=env, cwd=cwd, stdin=stdin, check=False)
+
+
+def one_error_line(result: subprocess.CompletedProcess[bytes]) -> str:
+    """The stderr of a failed command: one `artificer: error:` line, no traceback."""
+    stderr = result.stderr.decode()
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("artificer: error: ")]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
+async def test_version(tmp_path: Path) -> None:
+    result = await artificer("--version", env=clean_env(), cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.decode().startswith("artificer 0.")
+
+
+async def test_migrate_status_and_a_second_migrate(empty_database_url: str, tmp_path: Path) -> None:
+    env = clean_env(DATABASE_URL=empty_database_url)
+
+    status_before = await artificer("db", "status", env=env, cwd=tmp_path)
+    assert status_before.returncode == 0, status_before.stderr
+    assert "applied: 0" in status_before.stdout.decode()
+
+    first = await artificer("db", "migrate", env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    applied = [line for line in first.stdout.decode().splitlines() if line.startswith("applied ")]
+    assert applied and all(line.endswith(" ms)") for line in applied)
+    assert "database: Postgres at" in first.stderr.decode()
+
+    second = await artificer("db", "migrate", env=env, cwd=tmp_path)
+    assert second.returncode == 0
+    assert f"nothing to migrate: all {len(applied)} migrations are applied" in second.stdout.decode()
+
+    status_after = await artificer("db", "status", env=env, cwd=tmp_path)
+    assert f"applied: {len(applied)}, pending: 0" in status_after.stdout.decode()
+
+
+async def test_verify_exit_codes(database_url: str, tmp_path: Path) -> None:
+    manifest = pytest.importorskip("artificer.sql.manifest")
+    env = clean_env(DATABASE_URL=database_url)
+    ok = await artificer("db", "verify", env=env, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout.decode()
+    assert "❌" not in ok.stdout.decode()
+
+    table = manifest.TABLES[0]
+    conn = await asyncpg.connect(database_url)
+    try:
+        schema, _, name = table.rpartition(".")
+        await conn.execute(f'drop table "{schema or "public"}"."{name}" cascade')
+    finally:
+        await conn.close()
+    broken = await artificer("db", "verify", env=env, cwd=tmp_path)
+    assert broken.returncode == 1
+    assert f"❌ {table}" in broken.stdout.decode()
+
+
+async def test_reset_refuses_without_yes_and_without_a_terminal(database_url: str, tmp_path: Path) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("create table public.keep_me (id int)")
+        result = await artificer("db", "reset", env=clean_env(DATABASE_URL=database_url), cwd=tmp_path)
+        assert result.returncode == 2
+        assert "pass --yes" in one_error_line(result)
+        assert await conn.fetchval("select to_regclass('public.keep_me')") is not None
+    finally:
+        await conn.close()
+
+
+async def test_reset_asks_on_a_terminal_and_yes_resets(database_url: str, tmp_path: Path) -> None:
+    env = clean_env(DATABASE_URL=database_url)
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("create table public.stray (id int)")
+        for answer, code, kept in ((b"n\n", 1, True), (b"y\n", 0, False)):
+            primary, secondary = os.openpty()
+            try:
+                os.write(primary, answer)
+                result = await artificer("db", "reset", env=env, cwd=tmp_path, stdin=secondary)
+            finally:
+                os.close(primary)
+                os.close(secondary)
+            assert result.returncode == code, result.stderr
+            assert (await conn.fetchval("select to_regclass('public.stray')") is not None) is kept
+
+        result = await artificer("db", "reset", "--yes", env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "reset done" in result.stdout.decode()
+        assert await conn.fetchval("select count(*) from public.artificer_schema_migrations") > 0
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP port that accepts connections and never answers."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield int(server.getsockname()[1])
+
+
+async def test_unreachable_server_gives_one_line_without_password(closed_port: int, tmp_path: Path) -> None:
+    env = clean_env(DATABASE_URL=f"postgresql://someone:s3cret-pw@127.0.0.1:{closed_port}/app")
+    result = await artificer("db", "migrate", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    line = one_error_line(result)
+    assert f"127.0.0.1:{closed_port}" in line and "connection refused" in line
+    assert "s3cret-pw" not in result.stderr.decode() + result.stdout.decode()
+
+
+async def test_a_server_that_never_answers_times_out(silent_server: int, tmp_path: Path) -> None:
+    env = clean_env(
+        DATABASE_URL=f"postgresql://someone:s3cret-pw@127.0.0.1:{silent_server}/app",
+        ARTIFICER_CONNECT_TIMEOUT="0.5",
+    )
+    result = await artificer("db", "status", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    line = one_error_line(result)
+    assert "timed out after 0.5 s" in line and f"127.0.0.1:{silent_server}" in line
+    assert "s3cret-pw" not in result.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["mysql://root:s3cret-pw@db/app", "postgresql://root:s3cret-pw@db:notaport/app", "not a url at all"],
+)
+async def test_a_malformed_database_url_is_refused(url: str, tmp_path: Path) -> None:
+    result = await artificer("db", "status", env=clean_env(DATABASE_URL=url), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "malformed DATABASE_URL" in one_error_line(result)
+    assert "s3cret-pw" not in result.stderr.decode()
+
+
+async def test_wrong_credentials_name_the_user(pg_admin_url: str, tmp_path: Path) -> None:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(pg_admin_url)
+    netloc = f"no_such_role_xyz:s3cret-pw@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    url = urlunsplit(parts._replace(netloc=netloc))
+    result = await artificer("db", "status", env=clean_env(DATABASE_URL=url), cwd=tmp_path)
+    assert result.returncode == 2
+    line = one_error_line(result)
+    assert "rejected user 'no_such_role_xyz'" in line
+    assert "s3cret-pw" not in result.stderr.decode()
+
+
+async def test_invalid_settings_are_one_line(tmp_path: Path) -> None:
+    result = await artificer("db", "status", env=clean_env(ARTIFICER_POOL_MAX_SIZE="zero"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "invalid settings" in one_error_line(result)
+
+
+async def test_embedded_by_default_says_where_the_data_lives(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data" / "pg"
+    env = clean_env(ARTIFICER_DATA_DIR=str(data_dir), ARTIFICER_DATABASE_NAME="cli_test")
+    result = await artificer("db", "migrate", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"database: embedded Postgres in {data_dir} (database 'cli_test')" in result.stderr.decode()
+    assert (data_dir / "PG_VERSION").exists()
+    again = await artificer("db", "status", env=env, cwd=tmp_path)
+    assert ", pending: 0" in again.stdout.decode()
