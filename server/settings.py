@@ -107,3 +107,19 @@ class Settings(BaseSettings):
 
     # --- server ---------------------------------------------------------------------------------
     log_level: str = Field(default="INFO", validation_alias="ARTIFICER_LOG_LEVEL")
+    http_host: str = Field(
+        default="127.0.0.1",
+        validation_alias="ARTIFICER_HTTP_HOST",
+        description="Interface `artificer serve --transport http` binds (0.0.0.0 behind a proxy).",
+    )
+    http_port: int = Field(default=8000, ge=0, le=65535, validation_alias="ARTIFICER_HTTP_PORT")
+    public_url: str | None = Field(
+        default=None,
+        validation_alias="ARTIFICER_PUBLIC_URL",
+        description="External base URL of the HTTP server (for OAuth protected-resource metadata).",
+    )
+    auth_issuer_url: str | None = Field(
+        default=None,
+        validation_alias="ARTIFICER_AUTH_ISSUER_URL",
+        description="Authorization server that issues the bearer JWTs (e.g. https://<ref>.supabase.co/auth/v1).",
+    )

@@ -1,0 +1,401 @@
+"""The document agent: text artifacts. Operations create, update, suggest, revert.
+
+Prompts and templates come from the agent row (`document_agent_{provider}.tools.<op>`): create fills
+`{title}` and `{instruction}`; update fills `{currentContent}` and `{updateInstruction}`; suggest fills
+`{currentContent}` and `{instruction}` and asks the provider for structured output. Revert copies an older
+version forward as a new version and calls no model. Every write is a new `Document` version with the
+metadata the original wrote (`updateType`, `agentInfo`, timestamps, `modelUsed`, …).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from artificer.agents.base import AgentCall, AgentInputError, AgentOutcome, AgentSpec, Operation
+from artificer.agents.providers.base import LLMRequest
+from artificer.storage import documents
+from artificer.storage.database import as_user
+from pydantic import BaseModel, ConfigDict, Field
+
+AGENT_INFO = "document-agent"
+KIND = "text"
+MAX_INSTRUCTION_CHARS = 20_000
+MAX_TITLE_CHARS = 100
+
+
+class DocumentAgentInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    operation: Literal["create", "update", "suggest", "revert"] = Field(description="What to do.")
+    instruction: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_INSTRUCTION_CHARS,
+        description="What to write or change (create, update, suggest).",
+    )
+    documentId: UUID | None = Field(default=None, description="The document (update, suggest, revert).")
+    targetVersion: int | None = Field(
+        default=None, ge=1, description="Version to restore (revert); default: the previous version."
+    )
+    title: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_TITLE_CHARS,
+        description="Title of a new document (create); default: the first line of the instruction.",
+    )
+    model: str | None = Field(default=None, description="Model to use.")
+
+
+class Suggestion(BaseModel):
+    originalText: str = Field(description="5–15 words copied exactly from the document.")
+    suggestedText: str = Field(description="The replacement text.")
+    description: str = Field(description="Why the change helps.")
+
+
+class SuggestionList(BaseModel):
+    """The structured answer asked of the provider."""
+
+    suggestions: list[Suggestion]
+
+
+class SavedSuggestion(Suggestion):
+    id: UUID
+
+
+class DocumentResult(BaseModel):
+    id: UUID
+    title: str
+    kind: str
+    version: int
+    operation: str
+    uri: str = Field(description="artifact://{id}/v/{version}: read it as an MCP resource.")
+    content: str | None = None
+    suggestions: list[SavedSuggestion] | None = None
+    droppedSuggestions: int | None = Field(
+        default=None, description="Suggestions whose originalText does not occur in the document (not saved)."
+    )
+    revertedFrom: int | None = None
+    revertedTo: int | None = None
+
+
+def artifact_uri(document_id: UUID, version: int | None = None) -> str:
+    return f"artifact://{document_id}" if version is None else f"artifact://{document_id}/v/{version}"
+
+
+def title_from(instruction: str) -> str:
+    """First non-empty line of the instruction, at most 100 characters."""
+    first = next((line.strip() for line in instruction.splitlines() if line.strip()), "Untitled")
+    return first[:MAX_TITLE_CHARS]
+
+
+_FENCE = re.compile(r"^\s*```[\w+-]*\s*\n(.*?)\n?```\s*$", re.DOTALL)
+
+
+def strip_fences(text: str) -> str:
+    match = _FENCE.match(text)
+    return (match.group(1) if match else text).strip()
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """Replace `{name}` placeholders literally (document text may hold braces)."""
+    for name, value in values.items():
+        template = template.replace("{" + name + "}", value)
+    return template
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _require(call: AgentCall, key: str) -> str:
+    value = call.tool_config.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise AgentInputError(
+            f"document_agent {call.operation.name} is misconfigured: admin_config has no "
+            f"tools.{call.operation.config_key}.{key}; ask an admin to set it"
+        )
+    return value
+
+
+def _need_instruction(args: DocumentAgentInput, operation: str) -> str:
+    if args.instruction is None or not args.instruction.strip():
+        raise AgentInputError(f"operation {operation} needs `instruction`: say what to write or change")
+    return args.instruction
+
+
+def _need_id(args: DocumentAgentInput, operation: str) -> UUID:
+    if args.documentId is None:
+        raise AgentInputError(
+            f"operation {operation} needs `documentId`: the id of one of your documents "
+            "(list them with the `artifacts` tool)"
+        )
+    return args.documentId
+
+
+def _not_found(document_id: UUID) -> AgentInputError:
+    return AgentInputError(
+        f"document {document_id} not found: it does not exist or is not yours "
+        "(list your documents with the `artifacts` tool)"
+    )
+
+
+async def _latest(call: AgentCall, document_id: UUID) -> documents.Document:
+    try:
+        async with as_user(call.pool, dict(call.claims)) as conn:
+            doc = await documents.get_latest(conn, document_id)
+    except documents.DocumentNotFound:
+        raise _not_found(document_id) from None
+    if doc.kind != KIND:
+        raise AgentInputError(
+            f"document {document_id} is a {doc.kind!r} artifact; document_agent edits text only"
+        )
+    return doc
+
+
+async def _stream_text(call: AgentCall, system: str, prompt: str) -> str:
+    assert call.provider is not None and call.model is not None
+    request = LLMRequest(
+        model=call.model.model_id,
+        prompt=prompt,
+        system=system,
+        temperature=0.7,
+        thinking=call.model.thinking,
+        pricing=call.model.pricing,
+    )
+    chars = 0
+    async with call.provider.stream(request) as stream:
+        async for delta in stream:
+            if delta.kind == "text":
+                chars += len(delta.text)
+            await call.progress(float(chars), None, "writing" if delta.kind == "text" else "thinking")
+        result = stream.result
+    call.llm_calls.append(result)
+    text = strip_fences(result.text)
+    if not text:
+        raise AgentInputError("the model returned an empty document; try again or rephrase the instruction")
+    return text
+
+
+def _result(doc: documents.Document, operation: str, **extra: Any) -> DocumentResult:
+    return DocumentResult(
+        id=doc.id,
+        title=doc.title,
+        kind=doc.kind,
+        version=doc.version_number,
+        operation=operation,
+        uri=artifact_uri(doc.id, doc.version_number),
+        **extra,
+    )
+
+
+def _outcome(doc: documents.Document, result: DocumentResult, summary: str, **meta: Any) -> AgentOutcome:
+    return AgentOutcome(
+        result=result,
+        resource_id=doc.id,
+        resource_type="document",
+        resource_uri=result.uri,
+        resource_title=f"{doc.title} (v{doc.version_number})",
+        summary=summary,
+        metadata={"document_id": str(doc.id), "version": doc.version_number, **meta},
+    )
+
+
+async def create(call: AgentCall) -> AgentOutcome:
+    args = call.arguments
+    assert isinstance(args, DocumentAgentInput)
+    instruction = _need_instruction(args, "create")
+    title = args.title.strip() if args.title else title_from(instruction)
+    system = _require(call, "systemPrompt")
+    template = _require(call, "userPromptTemplate")
+    content = await _stream_text(call, system, fill(template, {"title": title, "instruction": instruction}))
+    assert call.model is not None
+    doc = await documents.store_version(
+        call.pool,
+        dict(call.claims),
+        document_id=None,
+        title=title,
+        kind=KIND,
+        content=content,
+        metadata={
+            "updateType": "create",
+            "agentInfo": AGENT_INFO,
+            "createdAt": _now(),
+            "modelUsed": call.model.model_id,
+        },
+    )
+    result = _result(doc, "create", content=content)
+    return _outcome(doc, result, f"Created {doc.title!r} ({doc.id}), version 1.", output_length=len(content))
+
+
+async def update(call: AgentCall) -> AgentOutcome:
+    args = call.arguments
+    assert isinstance(args, DocumentAgentInput)
+    document_id = _need_id(args, "update")
+    instruction = _need_instruction(args, "update")
+    system = _require(call, "systemPrompt")
+    template = _require(call, "userPromptTemplate")
+    current = await _latest(call, document_id)
+    prompt = fill(
+        template,
+        {
+            "currentContent": current.content or "",
+            "updateInstruction": instruction,
+            "instruction": instruction,
+        },
+    )
+    content = await _stream_text(call, system, prompt)
+    assert call.model is not None
+    doc = await documents.store_version(
+        call.pool,
+        dict(call.claims),
+        document_id=document_id,
+        content=content,
+        expected_version=current.version_number,
+        metadata={
+            "updateType": "update",
+            "agentInfo": AGENT_INFO,
+            "previousVersion": current.version_number,
+            "updatedAt": _now(),
+            "modelUsed": call.model.model_id,
+            "updateInstruction": instruction,
+        },
+    )
+    result = _result(doc, "update", content=content)
+    return _outcome(
+        doc,
+        result,
+        f"Updated {doc.title!r} ({doc.id}) to version {doc.version_number}.",
+        output_length=len(content),
+    )
+
+
+async def revert(call: AgentCall) -> AgentOutcome:
+    args = call.arguments
+    assert isinstance(args, DocumentAgentInput)
+    document_id = _need_id(args, "revert")
+    current = await _latest(call, document_id)
+    target = args.targetVersion if args.targetVersion is not None else current.version_number - 1
+    if target < 1 or target >= current.version_number:
+        raise AgentInputError(
+            f"document {document_id} is at version {current.version_number}: "
+            f"targetVersion must be between 1 and {current.version_number - 1}"
+            if current.version_number > 1
+            else f"document {document_id} has only version 1; there is nothing to revert to"
+        )
+    try:
+        async with as_user(call.pool, dict(call.claims)) as conn:
+            old = await documents.get_version(conn, document_id, target)
+    except documents.DocumentNotFound:
+        raise AgentInputError(f"document {document_id} has no version {target}") from None
+    doc = await documents.store_version(
+        call.pool,
+        dict(call.claims),
+        document_id=document_id,
+        content=old.content or "",
+        expected_version=current.version_number,
+        metadata={
+            "updateType": "revert",
+            "agentInfo": AGENT_INFO,
+            "revertedFrom": current.version_number,
+            "revertedTo": target,
+            "revertedAt": _now(),
+            "modelUsed": None,
+        },
+    )
+    result = _result(
+        doc, "revert", content=doc.content, revertedFrom=current.version_number, revertedTo=target
+    )
+    return _outcome(
+        doc,
+        result,
+        f"Reverted {doc.title!r} ({doc.id}) to the content of version {target}; "
+        f"now version {doc.version_number}.",
+        reverted_from=current.version_number,
+        reverted_to=target,
+    )
+
+
+async def suggest(call: AgentCall) -> AgentOutcome:
+    args = call.arguments
+    assert isinstance(args, DocumentAgentInput)
+    document_id = _need_id(args, "suggest")
+    instruction = args.instruction or "Suggest improvements to clarity, structure and wording."
+    system = _require(call, "systemPrompt")
+    template = _require(call, "userPromptTemplate")
+    current = await _latest(call, document_id)
+    content = current.content or ""
+    assert call.provider is not None and call.model is not None
+    await call.progress(0.0, None, "reviewing")
+    answer = await call.provider.generate_object(
+        LLMRequest(
+            model=call.model.model_id,
+            prompt=fill(template, {"currentContent": content, "instruction": instruction}),
+            system=system,
+            temperature=0.7,
+            thinking=call.model.thinking,
+            pricing=call.model.pricing,
+        ),
+        SuggestionList,
+    )
+    call.llm_calls.append(answer.result)
+    found = [s for s in answer.value.suggestions if s.originalText and s.originalText in content]
+    dropped = len(answer.value.suggestions) - len(found)
+    drafts = [documents.SuggestionDraft(s.originalText, s.suggestedText, s.description) for s in found]
+    async with as_user(call.pool, dict(call.claims)) as conn:
+        saved = await documents.save_suggestions(conn, current, drafts)
+    suggestions = [
+        SavedSuggestion(
+            id=row.id,
+            originalText=row.original_text,
+            suggestedText=row.suggested_text,
+            description=row.description or "",
+        )
+        for row in saved
+    ]
+    result = _result(current, "suggest", suggestions=suggestions, droppedSuggestions=dropped)
+    return _outcome(
+        current,
+        result,
+        f"{len(suggestions)} suggestion(s) saved for {current.title!r} ({current.id}) version "
+        f"{current.version_number}"
+        + (f"; {dropped} dropped (text not found in the document)." if dropped else "."),
+        suggestion_count=len(suggestions),
+        dropped_suggestions=dropped,
+    )
+
+
+RUNNERS = {"create": create, "update": update, "revert": revert, "suggest": suggest}
+
+
+async def run(call: AgentCall) -> AgentOutcome:
+    return await RUNNERS[call.operation.name](call)
+
+
+SPEC = AgentSpec(
+    agent_type="document_agent",
+    chat_tool_key="documentAgent",
+    title="Document agent",
+    operations=(
+        Operation("create", "create", "document_generation", "generation", requires=("instruction",)),
+        Operation(
+            "update", "update", "document_generation", "editing", requires=("documentId", "instruction")
+        ),
+        Operation("suggest", "suggestion", "document_generation", "analysis", requires=("documentId",)),
+        Operation(
+            "revert", "revert", "document_generation", "restore", requires=("documentId",), calls_model=False
+        ),
+    ),
+    input_model=DocumentAgentInput,
+    output_model=DocumentResult,
+    run=run,
+    id_argument="documentId",
+    parameter_keys={
+        "operation": "operation",
+        "instruction": "instruction",
+        "documentId": "documentId",
+        "targetVersion": "targetVersion",
+    },
+)

@@ -1,0 +1,322 @@
+"""The tool catalog, built from `admin_config` and `model_config`, and kept fresh by LISTEN/NOTIFY.
+
+`build_catalog` is pure: rows in, `Catalog` out. The active provider is `Settings.provider` or
+`app_settings.activeProvider`; each agent module's row is `{agent_type}_{provider}`. A tool is listed only
+when that row is enabled and at least one of its operations is; its `operation` enum holds only the enabled
+operations; its description and parameter descriptions come from
+`chat_model_agent_{provider}.tools.<chat_tool_key>`. The optional `model` argument is an enum of the active
+`model_config` models of the provider.
+
+`CatalogService` holds the current catalog, reloads it when the `artificer_config` channel fires (a
+dedicated asyncpg connection, reconnected with backoff after a database restart, reloading once after
+each reconnect), and calls its `on_change` callbacks when the listed tools changed.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import anyio
+import asyncpg
+import mcp_types as types
+from artificer.agents.base import AgentSpec, ModelChoice, Operation
+from artificer.agents.providers.base import ModelPricing
+
+logger = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "artificer_config"
+PROVIDERS = ("google", "openai", "anthropic")
+
+
+class CatalogError(Exception):
+    """The configuration cannot serve tools (e.g. no active provider)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentEntry:
+    """One listed agent tool."""
+
+    spec: AgentSpec
+    config: Mapping[str, Any]
+    enabled_operations: tuple[Operation, ...]
+    tool: types.Tool
+
+    def tool_config(self, operation: Operation) -> Mapping[str, Any]:
+        tools = self.config.get("tools") or {}
+        value = tools.get(operation.config_key) if isinstance(tools, Mapping) else None
+        return value if isinstance(value, Mapping) else {}
+
+    @property
+    def rate_limit(self) -> Mapping[str, Any]:
+        value = self.config.get("rateLimit")
+        return value if isinstance(value, Mapping) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    provider: str
+    agents: Mapping[str, AgentEntry]
+    """Listed agent tools by tool name."""
+    refusals: Mapping[str, str]
+    """Known agent tools that are not listed, with the reason a call to them is refused."""
+    models: tuple[ModelChoice, ...]
+    extra_tools: tuple[types.Tool, ...] = ()
+    """The read-only helper tools (always listed)."""
+    logging_settings: Mapping[str, Any] = field(default_factory=dict)
+    """`admin_config.logging_settings`, for the log writer."""
+
+    def tools(self) -> list[types.Tool]:
+        return [entry.tool for entry in self.agents.values()] + list(self.extra_tools)
+
+    def model(self, model_id: str | None) -> ModelChoice | None:
+        if model_id is not None:
+            return next((m for m in self.models if m.model_id == model_id), None)
+        return next((m for m in self.models if m.is_default), self.models[0] if self.models else None)
+
+    def fingerprint(self) -> list[dict[str, Any]]:
+        return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in self.tools()]
+
+
+def active_provider(admin_rows: Mapping[str, Mapping[str, Any]], override: str | None) -> str:
+    if override:
+        return override
+    app_settings = admin_rows.get("app_settings") or {}
+    provider = app_settings.get("activeProvider") if isinstance(app_settings, Mapping) else None
+    if provider not in PROVIDERS:
+        raise CatalogError(
+            "no active provider: set app_settings.activeProvider in admin_config to one of "
+            f"{', '.join(PROVIDERS)}, or set ARTIFICER_PROVIDER"
+        )
+    return str(provider)
+
+
+def model_choices(model_rows: Sequence[Mapping[str, Any]], provider: str) -> tuple[ModelChoice, ...]:
+    """Active `model_config` rows of `provider`, default first, then by model id."""
+    rows = [r for r in model_rows if r.get("provider") == provider and r.get("is_active")]
+    rows.sort(key=lambda r: (not r.get("is_default"), str(r["model_id"])))
+    return tuple(
+        ModelChoice(
+            model_id=str(r["model_id"]),
+            pricing=ModelPricing(
+                input_per_million=Decimal(str(r.get("input_pricing_per_million_tokens") or 0)),
+                output_per_million=Decimal(str(r.get("output_pricing_per_million_tokens") or 0)),
+            ),
+            thinking=bool(r.get("thinking_enabled")),
+            is_default=bool(r.get("is_default")),
+        )
+        for r in rows
+    )
+
+
+def _enabled(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get("enabled") is True
+
+
+def _input_schema(
+    spec: AgentSpec,
+    enabled: tuple[Operation, ...],
+    chat_entry: Mapping[str, Any],
+    models: tuple[ModelChoice, ...],
+) -> dict[str, Any]:
+    schema = copy.deepcopy(spec.input_model.model_json_schema())
+    schema.pop("title", None)
+    props: dict[str, Any] = schema.setdefault("properties", {})
+    tool_input = chat_entry.get("tool_input")
+    tool_input = tool_input if isinstance(tool_input, Mapping) else {}
+    for prop, key in spec.parameter_keys.items():
+        described = tool_input.get(key)
+        if prop in props and isinstance(described, Mapping) and described.get("parameter_description"):
+            props[prop]["description"] = str(described["parameter_description"])
+    if "operation" in props:
+        props["operation"] = {
+            "type": "string",
+            "enum": [op.name for op in enabled],
+            "description": props["operation"].get("description", "What to do."),
+        }
+    if "model" in props:
+        if models:
+            props["model"] = {
+                "type": "string",
+                "enum": [m.model_id for m in models],
+                "description": "Model to use; omit for the default "
+                f"({next((m.model_id for m in models if m.is_default), models[0].model_id)}).",
+            }
+        else:
+            props.pop("model")
+    for prop in props.values():
+        prop.pop("title", None)
+    return schema
+
+
+def _output_schema(spec: AgentSpec) -> dict[str, Any]:
+    schema = copy.deepcopy(spec.output_model.model_json_schema())
+    schema.pop("title", None)
+    return schema
+
+
+def _description(spec: AgentSpec, chat_entry: Mapping[str, Any], enabled: tuple[Operation, ...]) -> str:
+    base = str(chat_entry.get("description") or spec.title)
+    return f"{base}\n\nOperations: {', '.join(op.name for op in enabled)}."
+
+
+def build_catalog(
+    specs: Sequence[AgentSpec],
+    admin_rows: Mapping[str, Mapping[str, Any]],
+    model_rows: Sequence[Mapping[str, Any]],
+    *,
+    provider_override: str | None = None,
+    extra_tools: Sequence[types.Tool] = (),
+) -> Catalog:
+    provider = active_provider(admin_rows, provider_override)
+    models = model_choices(model_rows, provider)
+    chat_row = admin_rows.get(f"chat_model_agent_{provider}") or {}
+    chat_tools = chat_row.get("tools") if isinstance(chat_row, Mapping) else None
+    chat_tools = chat_tools if isinstance(chat_tools, Mapping) else {}
+    agents: dict[str, AgentEntry] = {}
+    refusals: dict[str, str] = {}
+    for spec in specs:
+        key = f"{spec.agent_type}_{provider}"
+        row = admin_rows.get(key)
+        if not isinstance(row, Mapping):
+            refusals[spec.agent_type] = (
+                f"{spec.agent_type} has no configuration for provider {provider} ({key})"
+            )
+            continue
+        if row.get("enabled") is not True:
+            refusals[spec.agent_type] = (
+                f"{spec.agent_type} is disabled for provider {provider} (admin_config {key})"
+            )
+            continue
+        tools = row.get("tools") if isinstance(row.get("tools"), Mapping) else {}
+        enabled = tuple(op for op in spec.operations if _enabled(tools.get(op.config_key)))
+        if not enabled:
+            refusals[spec.agent_type] = (
+                f"every operation of {spec.agent_type} is disabled (admin_config {key})"
+            )
+            continue
+        if any(op.calls_model for op in enabled) and not models:
+            refusals[spec.agent_type] = (
+                f"{spec.agent_type} needs a model but model_config has no active {provider} model"
+            )
+            continue
+        chat_entry = chat_tools.get(spec.chat_tool_key)
+        chat_entry = chat_entry if isinstance(chat_entry, Mapping) else {}
+        tool = types.Tool(
+            name=spec.agent_type,
+            title=spec.title,
+            description=_description(spec, chat_entry, enabled),
+            input_schema=_input_schema(spec, enabled, chat_entry, models),
+            output_schema=_output_schema(spec),
+            annotations=types.ToolAnnotations(title=spec.title, **spec.annotations_for(enabled)),
+        )
+        agents[spec.agent_type] = AgentEntry(spec=spec, config=row, enabled_operations=enabled, tool=tool)
+    logging_settings = admin_rows.get("logging_settings")
+    return Catalog(
+        provider=provider,
+        agents=agents,
+        refusals=refusals,
+        models=models,
+        extra_tools=tuple(extra_tools),
+        logging_settings=logging_settings if isinstance(logging_settings, Mapping) else {},
+    )
+
+
+Loader = Callable[[], Awaitable[Catalog]]
+ChangeCallback = Callable[[Catalog], Awaitable[None]]
+
+
+@dataclass
+class CatalogService:
+    """The current catalog, reloaded on `artificer_config` notifications."""
+
+    loader: Loader
+    listen_dsn: str | None
+    current: Catalog | None = None
+    on_change: list[ChangeCallback] = field(default_factory=list)
+    reconnect_delays: tuple[float, ...] = (0.1, 0.5, 1.0, 2.0, 5.0)
+    listening: anyio.Event = field(default_factory=anyio.Event)
+    _wake: anyio.Event = field(default_factory=anyio.Event)
+    _lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+    async def reload(self) -> Catalog:
+        """Load the catalog now; tell `on_change` when the listed tools changed."""
+        async with self._lock:
+            previous = self.current
+            catalog = await self.loader()
+            self.current = catalog
+        if previous is not None and previous.fingerprint() != catalog.fingerprint():
+            for callback in list(self.on_change):
+                try:
+                    await callback(catalog)
+                except Exception:  # one failing subscriber must not stop the others
+                    logger.exception("catalog change callback failed")
+        return catalog
+
+    def get(self) -> Catalog:
+        if self.current is None:
+            raise CatalogError("the tool catalog is not loaded yet")
+        return self.current
+
+    async def run(self) -> None:
+        """Listen for changes until cancelled; reconnect with backoff; reload after each (re)connect."""
+        if self.listen_dsn is None:
+            return
+        attempt = 0
+        first = True
+        while True:
+            try:
+                conn = await asyncpg.connect(self.listen_dsn, timeout=10)
+            except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+                delay = self.reconnect_delays[min(attempt, len(self.reconnect_delays) - 1)]
+                attempt += 1
+                logger.warning("config LISTEN connection failed (%s); retrying in %.1f s", error, delay)
+                await anyio.sleep(delay)
+                continue
+            attempt = 0
+            try:
+                await self._listen(conn, reload_first=not first)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                logger.warning("config LISTEN connection lost (%s); reconnecting", error)
+            finally:
+                first = False
+                if not conn.is_closed():
+                    with anyio.CancelScope(shield=True):
+                        await conn.close(timeout=2)
+
+    async def _listen(self, conn: asyncpg.Connection, *, reload_first: bool) -> None:
+        lost = anyio.Event()
+
+        def on_notify(*_: object) -> None:
+            self._wake.set()
+
+        def on_terminate(*_: object) -> None:
+            lost.set()
+            self._wake.set()
+
+        conn.add_termination_listener(on_terminate)
+        await conn.add_listener(NOTIFY_CHANNEL, on_notify)
+        self.listening.set()
+        if reload_first:
+            await self._safe_reload()
+        while True:
+            with anyio.move_on_after(5.0):
+                await self._wake.wait()
+            if lost.is_set() or conn.is_closed():
+                raise asyncpg.InterfaceError("connection closed")
+            if not self._wake.is_set():
+                # Idle: a cheap check that the connection is still alive (a dead TCP peer never fires).
+                await conn.fetchval("select 1", timeout=5)
+                continue
+            self._wake = anyio.Event()
+            await self._safe_reload()
+
+    async def _safe_reload(self) -> None:
+        try:
+            await self.reload()
+        except Exception:  # keep serving the previous catalog; the next notification retries
+            logger.exception("catalog reload failed; keeping the previous catalog")

@@ -1,0 +1,287 @@
+"""Artifacts as MCP resources, and the read-only helper tools for clients that do not show resources.
+
+Resources (read as the caller, so RLS decides what exists):
+- `artifact://{id}`        the latest version of a document (text/markdown, or the kind's MIME type);
+- `artifact://{id}/v/{n}`  version n;
+- `resources/list`         the caller's documents (latest version of each).
+
+Tools (read-only, not rate limited, no model call):
+- `artifacts`  action `list` | `read` (a version, default latest) | `history`;
+- `usage`      the caller's calls, tokens and cost (`get_current_user_usage_summary`, run as the caller).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date
+from typing import Any, Literal
+from uuid import UUID
+
+import mcp_types as types
+from artificer.agents.document import artifact_uri
+from artificer.server.identity import Caller
+from artificer.server.pipeline import ToolRefused, describe_validation_error
+from artificer.storage import documents
+from artificer.storage.database import as_user
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+MIME_TYPES = {"text": "text/markdown", "python code": "text/x-python", "mermaid code": "text/vnd.mermaid"}
+URI_PATTERN = re.compile(r"^artifact://(?P<id>[0-9a-fA-F-]{36})(?:/v/(?P<version>[0-9]{1,9}))?$")
+
+TEMPLATES = [
+    types.ResourceTemplate(
+        name="artifact",
+        title="Artifact (latest version)",
+        uri_template="artifact://{id}",
+        description="The latest version of one of your artifacts.",
+    ),
+    types.ResourceTemplate(
+        name="artifact_version",
+        title="Artifact version",
+        uri_template="artifact://{id}/v/{version}",
+        description="One version of one of your artifacts.",
+    ),
+]
+
+
+class ResourceNotFound(Exception):
+    pass
+
+
+def _mime(kind: str) -> str:
+    return MIME_TYPES.get(kind, "text/plain")
+
+
+async def list_resources(pool: Any, caller: Caller, limit: int = 200) -> list[types.Resource]:
+    async with as_user(pool, caller.rls_claims) as conn:
+        docs = await documents.list_documents(conn, limit=limit)
+    return [
+        types.Resource(
+            name=str(doc.id),
+            title=f"{doc.title} (v{doc.version_number})",
+            uri=artifact_uri(doc.id),
+            mime_type=_mime(doc.kind),
+            description=f"{doc.kind} artifact, version {doc.version_number}",
+        )
+        for doc in docs
+    ]
+
+
+async def read_resource(pool: Any, caller: Caller, uri: str) -> types.ReadResourceResult:
+    match = URI_PATTERN.match(uri)
+    if match is None:
+        raise ResourceNotFound(
+            f"unknown resource {uri!r}; artifacts are artifact://{{id}} or artifact://{{id}}/v/{{n}}"
+        )
+    document_id = UUID(match["id"])
+    version = int(match["version"]) if match["version"] else None
+    try:
+        async with as_user(pool, caller.rls_claims) as conn:
+            if version is None:
+                doc = await documents.get_latest(conn, document_id)
+            else:
+                doc = await documents.get_version(conn, document_id, version)
+    except documents.DocumentNotFound:
+        raise ResourceNotFound(f"{uri} not found (it does not exist or is not yours)") from None
+    return types.ReadResourceResult(
+        contents=[types.TextResourceContents(uri=uri, mime_type=_mime(doc.kind), text=doc.content or "")]
+    )
+
+
+# --- read-only tools ----------------------------------------------------------------------------------
+
+
+class ArtifactsInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["list", "read", "history"] = Field(
+        description="list: your artifacts; read: one version (default latest); history: its versions."
+    )
+    documentId: UUID | None = Field(default=None, description="The artifact (read, history).")
+    version: int | None = Field(default=None, ge=1, description="Version to read (read); default: latest.")
+    limit: int = Field(default=50, ge=1, le=200, description="How many artifacts to list (list).")
+
+
+class ArtifactSummary(BaseModel):
+    id: UUID
+    title: str
+    kind: str
+    version: int
+    updatedAt: str
+    uri: str
+
+
+class VersionEntry(BaseModel):
+    version: int
+    createdAt: str
+    updateType: str | None
+    length: int
+    title: str
+    uri: str
+
+
+class ArtifactsOutput(BaseModel):
+    action: str
+    artifacts: list[ArtifactSummary] | None = None
+    id: UUID | None = None
+    title: str | None = None
+    kind: str | None = None
+    version: int | None = None
+    content: str | None = None
+    versions: list[VersionEntry] | None = None
+
+
+class UsageInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    startDate: date | None = Field(default=None, description="First day (YYYY-MM-DD); default 30 days ago.")
+    endDate: date | None = Field(default=None, description="Last day (YYYY-MM-DD); default today.")
+
+
+class UsageOutput(BaseModel):
+    totalCalls: int
+    totalInputTokens: int
+    totalOutputTokens: int
+    totalTokens: int
+    totalCost: float
+    byAgent: dict[str, Any] = Field(default_factory=dict)
+
+
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+    return schema
+
+
+READ_ONLY = types.ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+
+ARTIFACTS_TOOL = types.Tool(
+    name="artifacts",
+    title="Your artifacts",
+    description=(
+        "List your artifacts, read one (latest version or a given version), or show its version history. "
+        "Read-only; the same content is available as resources artifact://{id} and artifact://{id}/v/{n}."
+    ),
+    input_schema=_schema(ArtifactsInput),
+    output_schema=_schema(ArtifactsOutput),
+    annotations=READ_ONLY.model_copy(update={"title": "Your artifacts"}),
+)
+
+USAGE_TOOL = types.Tool(
+    name="usage",
+    title="Your usage and cost",
+    description="Your agent calls, tokens and cost over a date range (default: the last 30 days). Read-only.",
+    input_schema=_schema(UsageInput),
+    output_schema=_schema(UsageOutput),
+    annotations=READ_ONLY.model_copy(update={"title": "Your usage and cost", "idempotent_hint": True}),
+)
+
+READ_ONLY_TOOLS = (ARTIFACTS_TOOL, USAGE_TOOL)
+
+
+def _structured(model: BaseModel, text: str) -> types.CallToolResult:
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=text)],
+        structured_content=model.model_dump(mode="json", exclude_none=True),
+    )
+
+
+async def artifacts_tool(pool: Any, caller: Caller, arguments: Mapping[str, Any]) -> types.CallToolResult:
+    try:
+        args = ArtifactsInput.model_validate(dict(arguments))
+    except ValidationError as error:
+        raise ToolRefused(describe_validation_error("artifacts", error)) from None
+    if args.action == "list":
+        async with as_user(pool, caller.rls_claims) as conn:
+            docs = await documents.list_documents(conn, limit=args.limit)
+        items = [
+            ArtifactSummary(
+                id=d.id,
+                title=d.title,
+                kind=d.kind,
+                version=d.version_number,
+                updatedAt=d.created_at.isoformat(),
+                uri=artifact_uri(d.id),
+            )
+            for d in docs
+        ]
+        text = (
+            "\n".join(f"[{i.id}] {i.title!r} (v{i.version}, {i.kind})" for i in items)
+            or "You have no artifacts."
+        )
+        return _structured(ArtifactsOutput(action="list", artifacts=items), text)
+    if args.documentId is None:
+        raise ToolRefused(f"action {args.action} needs `documentId` (list your artifacts with action=list)")
+    async with as_user(pool, caller.rls_claims) as conn:
+        if args.action == "read":
+            if args.version is None:
+                doc = await documents.get_latest(conn, args.documentId)
+            else:
+                doc = await documents.get_version(conn, args.documentId, args.version)
+            out = ArtifactsOutput(
+                action="read",
+                id=doc.id,
+                title=doc.title,
+                kind=doc.kind,
+                version=doc.version_number,
+                content=doc.content or "",
+            )
+            return _structured(out, doc.content or "")
+        versions = await documents.list_versions(conn, args.documentId)
+    if not versions:
+        raise documents.DocumentNotFound(f"document {args.documentId} not found")
+    entries = [
+        VersionEntry(
+            version=v.version_number,
+            createdAt=v.created_at.isoformat(),
+            updateType=v.update_type,
+            length=v.length,
+            title=v.title,
+            uri=artifact_uri(args.documentId, v.version_number),
+        )
+        for v in versions
+    ]
+    text = "\n".join(f"v{e.version} {e.createdAt} {e.updateType or ''} ({e.length} chars)" for e in entries)
+    return _structured(ArtifactsOutput(action="history", id=args.documentId, versions=entries), text)
+
+
+async def usage_tool(pool: Any, caller: Caller, arguments: Mapping[str, Any]) -> types.CallToolResult:
+    try:
+        args = UsageInput.model_validate(dict(arguments))
+    except ValidationError as error:
+        raise ToolRefused(describe_validation_error("usage", error)) from None
+    if args.startDate and args.endDate and args.startDate > args.endDate:
+        raise ToolRefused("startDate must not be after endDate")
+    summary = await usage_summary(pool, caller, args.startDate, args.endDate)
+    out = UsageOutput(
+        totalCalls=int(summary.get("total_calls") or 0),
+        totalInputTokens=int(summary.get("total_input_tokens") or 0),
+        totalOutputTokens=int(summary.get("total_output_tokens") or 0),
+        totalTokens=int(summary.get("total_tokens") or 0),
+        totalCost=float(summary.get("total_cost") or 0),
+        byAgent=summary.get("agent_breakdown") or {},
+    )
+    text = f"{out.totalCalls} calls, {out.totalTokens} tokens, ${out.totalCost:.6f}"
+    return _structured(out, text)
+
+
+async def usage_summary(pool: Any, caller: Caller, start: date | None, end: date | None) -> dict[str, Any]:
+    """The caller's usage summary from `get_current_user_usage_summary`, run as the caller (RLS)."""
+    async with as_user(pool, caller.rls_claims) as conn:
+        return await _current_user_usage_summary(conn, start, end)
+
+
+# ADAPTER (to move into storage/, which owns SQL): storage has no wrapper for this function yet.
+async def _current_user_usage_summary(conn: Any, start: date | None, end: date | None) -> dict[str, Any]:
+    record = await conn.fetchrow(
+        "select * from public.get_current_user_usage_summary("
+        "coalesce($1::date, current_date - 30), coalesce($2::date, current_date))",
+        start,
+        end,
+    )
+    return dict(record) if record is not None else {}
