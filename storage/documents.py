@@ -1,0 +1,352 @@
+"""Documents (versioned artifacts) and their suggestions.
+
+Every function takes a connection that runs as the caller (`as_user(...)`), so the RLS policies decide
+what is visible: another user's document is simply not found. `store_version` is the exception: it takes
+the pool (or a connection of the server role) plus the caller's claims, and stores in ONE statement through
+`artificer_save_document_version`, which switches to the caller for its own duration.
+
+Versions: all versions of a document share `id`; `version_number` counts 1, 2, 3 … with no gap. Appending
+takes a per-document advisory lock inside the database, so concurrent updates queue up instead of
+colliding; `UNIQUE (id, version_number)` backs it. `expected_version` (optional) is an optimistic check:
+pass the version the agent read, and a `VersionConflict` is raised if another update landed in between;
+leave it out to simply append.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+import asyncpg
+from asyncpg.pool import Pool
+
+DocumentKind = Literal["text", "python code", "mermaid code", "sheet"]
+DOCUMENT_KINDS: tuple[str, ...] = get_args(DocumentKind)
+
+_NOT_FOUND = "ART01"
+_CONFLICT = "ART02"
+_INVALID = "ART03"
+
+_COLUMNS = (
+    'id, "createdAt", title, content, kind, user_id, chat_id, parent_version_id, '
+    "parent_version_number, version_number, metadata"
+)
+
+
+class DocumentError(Exception):
+    """A document operation failed; the message says why."""
+
+
+class DocumentNotFound(DocumentError):
+    """No such document (or version) is visible to the caller."""
+
+
+class VersionConflict(DocumentError):
+    """The document changed since the caller read it (`expected_version` is not the latest)."""
+
+
+class InvalidDocument(DocumentError):
+    """Bad input (kind, title, identity): nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One version of a document."""
+
+    id: uuid.UUID
+    created_at: datetime
+    title: str
+    content: str | None
+    kind: str
+    user_id: uuid.UUID
+    chat_id: uuid.UUID | None
+    parent_version_id: uuid.UUID | None
+    parent_version_number: int | None
+    version_number: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    """One line of a document's history."""
+
+    version_number: int
+    created_at: datetime
+    update_type: str | None
+    length: int
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    id: uuid.UUID
+    document_id: uuid.UUID
+    document_created_at: datetime
+    original_text: str
+    suggested_text: str
+    description: str | None
+    is_resolved: bool
+    user_id: uuid.UUID
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestionDraft:
+    """A suggestion to save: the text to replace, its replacement and why."""
+
+    original_text: str
+    suggested_text: str
+    description: str | None = None
+
+
+def _metadata(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, str):  # a connection without the json codec
+        return json.loads(value)
+    return dict(value)
+
+
+def _document(record: asyncpg.Record) -> Document:
+    return Document(
+        id=record["id"],
+        created_at=record["createdAt"],
+        title=record["title"],
+        content=record["content"],
+        kind=record["kind"],
+        user_id=record["user_id"],
+        chat_id=record["chat_id"],
+        parent_version_id=record["parent_version_id"],
+        parent_version_number=record["parent_version_number"],
+        version_number=record["version_number"],
+        metadata=_metadata(record["metadata"]),
+    )
+
+
+def _suggestion(record: asyncpg.Record) -> Suggestion:
+    return Suggestion(
+        id=record["id"],
+        document_id=record["documentId"],
+        document_created_at=record["documentCreatedAt"],
+        original_text=record["originalText"],
+        suggested_text=record["suggestedText"],
+        description=record["description"],
+        is_resolved=record["isResolved"],
+        user_id=record["user_id"],
+        created_at=record["createdAt"],
+    )
+
+
+def _check_kind(kind: str | None) -> None:
+    if kind is not None and kind not in DOCUMENT_KINDS:
+        raise InvalidDocument(f"kind must be one of {', '.join(DOCUMENT_KINDS)}; got {kind!r}")
+
+
+def _translate(error: asyncpg.PostgresError) -> DocumentError | None:
+    code = getattr(error, "sqlstate", None)
+    message = getattr(error, "message", None) or str(error)
+    if code == _NOT_FOUND:
+        return DocumentNotFound(message)
+    if code == _CONFLICT:
+        return VersionConflict(message)
+    if code == _INVALID:
+        return InvalidDocument(message)
+    if isinstance(error, asyncpg.InsufficientPrivilegeError) and "row-level security" in message:
+        return DocumentNotFound(f"document not found or not yours ({message})")
+    if isinstance(error, asyncpg.CheckViolationError):
+        return InvalidDocument(message)
+    return None
+
+
+async def _call_append(conn: asyncpg.Connection, sql: str, *args: Any) -> Document:
+    try:
+        record = await conn.fetchrow(sql, *args)
+    except asyncpg.PostgresError as error:
+        translated = _translate(error)
+        if translated is None:
+            raise
+        raise translated from None
+    assert record is not None
+    return _document(record)
+
+
+_APPEND_SQL = f"select {_COLUMNS} from public.artificer_append_document_version($1, $2, $3, $4, $5, $6, $7)"
+_SAVE_SQL = f"select {_COLUMNS} from public.artificer_save_document_version($1, $2, $3, $4, $5, $6, $7, $8)"
+
+
+async def create(
+    conn: asyncpg.Connection,
+    *,
+    title: str,
+    kind: DocumentKind,
+    content: str,
+    metadata: dict[str, Any] | None = None,
+    chat_id: uuid.UUID | None = None,
+) -> Document:
+    """Version 1 of a new document (new id) owned by the caller."""
+    _check_kind(kind)
+    return await _call_append(conn, _APPEND_SQL, None, title, kind, content, metadata or {}, None, chat_id)
+
+
+async def add_version(
+    conn: asyncpg.Connection,
+    document_id: uuid.UUID,
+    *,
+    content: str,
+    metadata: dict[str, Any] | None = None,
+    title: str | None = None,
+    kind: DocumentKind | None = None,
+    expected_version: int | None = None,
+) -> Document:
+    """The next version of `document_id` (title/kind default to the latest version's)."""
+    _check_kind(kind)
+    return await _call_append(
+        conn, _APPEND_SQL, document_id, title, kind, content, metadata or {}, expected_version, None
+    )
+
+
+async def store_version(
+    pool_or_conn: Pool | asyncpg.Connection,
+    claims: dict[str, Any],
+    *,
+    document_id: uuid.UUID | None,
+    content: str,
+    title: str | None = None,
+    kind: DocumentKind | None = None,
+    metadata: dict[str, Any] | None = None,
+    expected_version: int | None = None,
+    chat_id: uuid.UUID | None = None,
+) -> Document:
+    """Create (document_id=None) or append a version as the user `claims` names, in ONE statement.
+
+    Use the pool or a connection of the server role (not one inside `as_user`): the SQL function sets the
+    claims and role itself, for its own duration only, so RLS applies to the write.
+    """
+    _check_kind(kind)
+    if document_id is None and not title:
+        raise InvalidDocument("a new document needs a title")
+    args = (
+        claims,
+        document_id,
+        title,
+        kind,
+        content,
+        metadata or {},
+        expected_version,
+        chat_id,
+    )
+    sql = _SAVE_SQL
+    if isinstance(pool_or_conn, Pool):
+        async with pool_or_conn.acquire() as conn:
+            return await _call_append(conn, sql, *args)
+    return await _call_append(pool_or_conn, sql, *args)
+
+
+async def get_latest(conn: asyncpg.Connection, document_id: uuid.UUID) -> Document:
+    record = await conn.fetchrow(
+        f'select {_COLUMNS} from "Document" where id = $1 order by version_number desc limit 1',
+        document_id,
+    )
+    if record is None:
+        raise DocumentNotFound(f"document {document_id} not found")
+    return _document(record)
+
+
+async def get_version(conn: asyncpg.Connection, document_id: uuid.UUID, version_number: int) -> Document:
+    record = await conn.fetchrow(
+        f'select {_COLUMNS} from "Document" where id = $1 and version_number = $2',
+        document_id,
+        version_number,
+    )
+    if record is None:
+        raise DocumentNotFound(f"document {document_id} has no version {version_number}")
+    return _document(record)
+
+
+async def list_versions(conn: asyncpg.Connection, document_id: uuid.UUID) -> list[VersionInfo]:
+    """The history of a document, oldest first (empty when it is not visible)."""
+    records = await conn.fetch(
+        "select version_number, \"createdAt\", metadata ->> 'updateType' as update_type, "
+        "coalesce(length(content), 0) as length, title "
+        'from "Document" where id = $1 order by version_number',
+        document_id,
+    )
+    return [
+        VersionInfo(
+            version_number=r["version_number"],
+            created_at=r["createdAt"],
+            update_type=r["update_type"],
+            length=r["length"],
+            title=r["title"],
+        )
+        for r in records
+    ]
+
+
+async def list_documents(
+    conn: asyncpg.Connection, *, kind: DocumentKind | None = None, limit: int = 100
+) -> list[Document]:
+    """The caller's documents (RLS), latest version of each, most recently changed first."""
+    _check_kind(kind)
+    records = await conn.fetch(
+        f"select {_COLUMNS} from ("
+        f'  select distinct on (id) {_COLUMNS} from "Document"'
+        "  where ($1::text is null or kind = $1) order by id, version_number desc"
+        ') latest order by "createdAt" desc limit $2',
+        kind,
+        limit,
+    )
+    return [_document(r) for r in records]
+
+
+async def save_suggestions(
+    conn: asyncpg.Connection, document: Document, drafts: list[SuggestionDraft]
+) -> list[Suggestion]:
+    """Save suggestions for one document version, owned by the caller, in one statement."""
+    if not drafts:
+        return []
+    for draft in drafts:
+        if not draft.original_text or not draft.suggested_text:
+            raise InvalidDocument("a suggestion needs originalText and suggestedText")
+    try:
+        records = await conn.fetch(
+            'insert into "Suggestion" ("documentId", "documentCreatedAt", "originalText", '
+            '"suggestedText", description, user_id) '
+            "select $1, $2, o, s, d, auth.uid() "
+            "from unnest($3::text[], $4::text[], $5::text[]) as x(o, s, d) "
+            'returning id, "documentId", "documentCreatedAt", "originalText", "suggestedText", description, '
+            '"isResolved", user_id, "createdAt"',
+            document.id,
+            document.created_at,
+            [d.original_text for d in drafts],
+            [d.suggested_text for d in drafts],
+            [d.description for d in drafts],
+        )
+    except asyncpg.ForeignKeyViolationError:
+        missing = f"document {document.id} version {document.version_number} not found"
+        raise DocumentNotFound(missing) from None
+    except asyncpg.PostgresError as error:
+        translated = _translate(error)
+        if translated is None:
+            raise
+        raise translated from None
+    return [_suggestion(r) for r in records]
+
+
+async def list_suggestions(
+    conn: asyncpg.Connection, document_id: uuid.UUID, *, version_number: int | None = None
+) -> list[Suggestion]:
+    """Suggestions of a document (all versions, or one), oldest first."""
+    records = await conn.fetch(
+        'select s.id, s."documentId", s."documentCreatedAt", s."originalText", s."suggestedText", '
+        's.description, s."isResolved", s.user_id, s."createdAt" from "Suggestion" s '
+        'where s."documentId" = $1 and ($2::int is null or s."documentCreatedAt" = '
+        '  (select d."createdAt" from "Document" d where d.id = $1 and d.version_number = $2)) '
+        'order by s."createdAt", s.id',
+        document_id,
+        version_number,
+    )
+    return [_suggestion(r) for r in records]

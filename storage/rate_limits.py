@@ -1,0 +1,135 @@
+"""Per-user, per-agent rate limits over fixed minute / hour / day windows in `rate_limit_tracking`.
+
+`check_and_count` is ONE statement (`artificer_rate_limit_check_and_count`): it makes sure the counter
+row of each window exists, locks the rows in a fixed order, and counts the call only when every window
+still has room. A refused call is not counted. Because the counters live in Postgres and are row-locked,
+the limit stays exact across any number of server processes sharing the database.
+
+These functions run as the server's own role (a pool connection outside `as_user`), never as the caller.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import asyncpg
+from asyncpg.pool import Pool
+
+Window = Literal["minute", "hour", "day"]
+
+_CHECK_SQL = (
+    "select allowed, limited_window, limit_value, retry_after_seconds, remaining_minute, remaining_hour, "
+    "remaining_day from public.artificer_rate_limit_check_and_count($1, $2, $3, $4, $5, $6)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitDecision:
+    """The outcome of one check. When refused: the window that is full, its limit and when it resets."""
+
+    allowed: bool
+    window: Window | None
+    limit: int | None
+    retry_after_seconds: float | None
+    remaining_minute: int | None
+    remaining_hour: int | None
+    remaining_day: int | None
+
+    @property
+    def remaining(self) -> int | None:
+        """Calls left before some window refuses (None when no window is limited)."""
+        windows = (self.remaining_minute, self.remaining_hour, self.remaining_day)
+        values = [v for v in windows if v is not None]
+        return min(values) if values else None
+
+
+async def check_and_count(
+    pool_or_conn: Pool | asyncpg.Connection,
+    *,
+    user_id: uuid.UUID,
+    agent_type: str,
+    per_minute: int | None,
+    per_hour: int | None,
+    per_day: int | None,
+    now: datetime | None = None,
+) -> RateLimitDecision:
+    """Count one call of `user_id` on `agent_type` if all windows have room; one round trip.
+
+    A limit of None leaves that window unlimited. `now` (naive UTC) is for tests of window rollover;
+    the database clock is used otherwise.
+    """
+    for name, value in (("per_minute", per_minute), ("per_hour", per_hour), ("per_day", per_day)):
+        if value is not None and value < 0:
+            raise ValueError(f"{name} must be >= 0, got {value}")
+    record = await pool_or_conn.fetchrow(_CHECK_SQL, user_id, agent_type, per_minute, per_hour, per_day, now)
+    assert record is not None
+    return RateLimitDecision(
+        allowed=record["allowed"],
+        window=record["limited_window"],
+        limit=record["limit_value"],
+        retry_after_seconds=record["retry_after_seconds"],
+        remaining_minute=record["remaining_minute"],
+        remaining_hour=record["remaining_hour"],
+        remaining_day=record["remaining_day"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCount:
+    agent_type: str
+    window: Window
+    period_start: datetime
+    period_end: datetime
+    request_count: int
+    limit_value: int
+
+
+_WINDOW_OF = {"minute": "minute", "hourly": "hour", "daily": "day"}
+
+
+async def current_counts(
+    pool_or_conn: Pool | asyncpg.Connection, *, user_id: uuid.UUID, now: datetime | None = None
+) -> list[WindowCount]:
+    """The user's counters of the windows that contain `now` (default: the database clock)."""
+    records = await pool_or_conn.fetch(
+        "select agent_type, limit_type, period_start, period_end, "
+        "coalesce(request_count, 0) as request_count, limit_value from rate_limit_tracking "
+        "where user_id = $1 and period_start <= coalesce($2, now() at time zone 'UTC') "
+        "and period_end > coalesce($2, now() at time zone 'UTC') order by agent_type, period_start desc",
+        user_id,
+        now,
+    )
+    return [
+        WindowCount(
+            agent_type=r["agent_type"],
+            window=_WINDOW_OF[r["limit_type"]],  # type: ignore[arg-type]
+            period_start=r["period_start"],
+            period_end=r["period_end"],
+            request_count=r["request_count"],
+            limit_value=r["limit_value"],
+        )
+        for r in records
+    ]
+
+
+async def reset_for_user(
+    pool_or_conn: Pool | asyncpg.Connection, *, user_id: uuid.UUID, agent_type: str | None = None
+) -> int:
+    """Forget a user's counters (all agents, or one); returns the number of rows deleted."""
+    status = await pool_or_conn.execute(
+        "delete from rate_limit_tracking where user_id = $1 and ($2::text is null or agent_type = $2)",
+        user_id,
+        agent_type,
+    )
+    return int(status.split()[-1])
+
+
+async def purge_expired(pool_or_conn: Pool | asyncpg.Connection, *, now: datetime | None = None) -> int:
+    """Delete counters whose window has ended; returns the number of rows deleted."""
+    status = await pool_or_conn.execute(
+        "delete from rate_limit_tracking where period_end <= coalesce($1, now() at time zone 'UTC')", now
+    )
+    return int(status.split()[-1])
