@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -140,7 +141,33 @@ def build_parser() -> argparse.ArgumentParser:
     reset_parser = db_commands.add_parser("reset", help="drop everything in schema public, then migrate")
     reset_parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     reset_parser.set_defaults(handler=db_reset)
+
+    serve_parser = commands.add_parser("serve", help="run the MCP server (stdio, or Streamable HTTP)")
+    serve_parser.add_argument(
+        "--transport", choices=("stdio", "http"), default="stdio", help="stdio (default) or http"
+    )
+    serve_parser.add_argument("--host", help="HTTP interface (default ARTIFICER_HTTP_HOST or 127.0.0.1)")
+    serve_parser.add_argument("--port", type=int, help="HTTP port (default ARTIFICER_HTTP_PORT or 8000)")
+    serve_parser.set_defaults(handler=serve)
     return parser
+
+
+async def serve(args: argparse.Namespace, settings: Settings) -> int:
+    """`artificer serve`: the MCP server over stdio, or Streamable HTTP at /mcp with GET /health."""
+    from artificer.server.app import serve_http, serve_stdio
+    from artificer.server.identity import IdentityError
+
+    try:
+        if args.transport == "stdio":
+            await serve_stdio(settings)
+            return EXIT_OK
+        updates = {k: v for k, v in (("http_host", args.host), ("http_port", args.port)) if v is not None}
+        http_settings = settings.model_copy(update=updates)
+        say(f"serving MCP on http://{http_settings.http_host}:{http_settings.http_port}/mcp")
+        await serve_http(http_settings)
+    except IdentityError as error:
+        raise CommandError(str(error)) from None
+    return EXIT_OK
 
 
 def _settings_error(error: ValidationError) -> str:
@@ -169,6 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(error)
     except asyncpg.PostgresError as error:
         message = f"database error: {type(error).__name__}: {error}"
+    except BrokenPipeError:  # the reader (e.g. `| head`) went away: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except (OSError, TimeoutError) as error:
         message = f"{type(error).__name__}: {error}"
     except KeyboardInterrupt:
