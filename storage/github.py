@@ -1,0 +1,140 @@
+"""`github_repositories`: the repositories a user connected, for the git agent.
+
+Every function takes a connection that runs as the caller (`as_user(...)`); RLS limits each user to their
+own rows, and new rows belong to `auth.uid()`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+_COLUMNS = (
+    "id, user_id, repo_owner, repo_name, repo_url, default_branch, is_active, last_accessed, created_at"
+)
+
+
+class RepositoryNotFound(Exception):
+    """No such repository is visible to the caller."""
+
+
+@dataclass(frozen=True, slots=True)
+class Repository:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    owner: str
+    name: str
+    url: str | None
+    default_branch: str | None
+    is_active: bool
+    last_accessed: datetime | None
+    created_at: datetime | None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+def _repository(record: asyncpg.Record) -> Repository:
+    return Repository(
+        id=record["id"],
+        user_id=record["user_id"],
+        owner=record["repo_owner"],
+        name=record["repo_name"],
+        url=record["repo_url"],
+        default_branch=record["default_branch"],
+        is_active=bool(record["is_active"]),
+        last_accessed=record["last_accessed"],
+        created_at=record["created_at"],
+    )
+
+
+def _check_part(label: str, value: str) -> None:
+    if not value or len(value) > 100 or "/" in value or value.strip() != value:
+        raise ValueError(f"{label} must be 1-100 characters without '/' or surrounding spaces; got {value!r}")
+
+
+async def add_repository(
+    conn: asyncpg.Connection,
+    *,
+    owner: str,
+    name: str,
+    url: str | None = None,
+    default_branch: str = "main",
+) -> Repository:
+    """Connect a repository for the caller (or return the existing row for the same owner/name)."""
+    _check_part("owner", owner)
+    _check_part("name", name)
+    existing = await conn.fetchrow(
+        f"select {_COLUMNS} from github_repositories where user_id = auth.uid() "
+        "and lower(repo_owner) = lower($1) and lower(repo_name) = lower($2) limit 1",
+        owner,
+        name,
+    )
+    if existing is not None:
+        record = await conn.fetchrow(
+            f"update github_repositories set is_active = true, repo_url = coalesce($2, repo_url), "
+            f"default_branch = $3 where id = $1 returning {_COLUMNS}",
+            existing["id"],
+            url,
+            default_branch,
+        )
+    else:
+        record = await conn.fetchrow(
+            "insert into github_repositories (user_id, repo_owner, repo_name, repo_url, default_branch) "
+            f"values (auth.uid(), $1, $2, $3, $4) returning {_COLUMNS}",
+            owner,
+            name,
+            url or f"https://github.com/{owner}/{name}",
+            default_branch,
+        )
+    assert record is not None
+    return _repository(record)
+
+
+async def list_repositories(conn: asyncpg.Connection, *, active_only: bool = True) -> list[Repository]:
+    """The caller's repositories, most recently used first."""
+    records = await conn.fetch(
+        f"select {_COLUMNS} from github_repositories where ($1 = false or is_active) "
+        "order by last_accessed desc nulls last, created_at desc",
+        active_only,
+    )
+    return [_repository(r) for r in records]
+
+
+async def get_repository(conn: asyncpg.Connection, repository_id: uuid.UUID) -> Repository:
+    record = await conn.fetchrow(f"select {_COLUMNS} from github_repositories where id = $1", repository_id)
+    if record is None:
+        raise RepositoryNotFound(f"repository {repository_id} not found")
+    return _repository(record)
+
+
+async def touch_repository(conn: asyncpg.Connection, repository_id: uuid.UUID) -> Repository:
+    """Record that the repository was just used."""
+    record = await conn.fetchrow(
+        f"update github_repositories set last_accessed = now() where id = $1 returning {_COLUMNS}",
+        repository_id,
+    )
+    if record is None:
+        raise RepositoryNotFound(f"repository {repository_id} not found")
+    return _repository(record)
+
+
+async def set_active(conn: asyncpg.Connection, repository_id: uuid.UUID, active: bool) -> Repository:
+    record = await conn.fetchrow(
+        f"update github_repositories set is_active = $2 where id = $1 returning {_COLUMNS}",
+        repository_id,
+        active,
+    )
+    if record is None:
+        raise RepositoryNotFound(f"repository {repository_id} not found")
+    return _repository(record)
+
+
+async def remove_repository(conn: asyncpg.Connection, repository_id: uuid.UUID) -> None:
+    status = await conn.execute("delete from github_repositories where id = $1", repository_id)
+    if status.split()[-1] == "0":
+        raise RepositoryNotFound(f"repository {repository_id} not found")
