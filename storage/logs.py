@@ -1,0 +1,281 @@
+"""Row types of the log tables (agent_activity_logs, user_activity_logs, usage_logs, error_logs), the
+plain writes `LogWriter` uses (COPY, and a row-by-row INSERT fallback), and the caller's usage totals.
+
+Writes run as the server's own role. Reads of the caller's own rows (`usage_totals`) run inside
+`as_user(...)`, where RLS limits them to the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass, field, fields
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import asyncpg
+from asyncpg.pool import Pool
+
+
+def utc_now() -> datetime:
+    """Naive UTC, the form of the log tables' `timestamp` columns."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+# --- secrets ---------------------------------------------------------------------------------------
+
+_SECRET_KEY = re.compile(
+    r"(api[_-]?key|token|secret|password|passwd|authorization|cookie|jwt|credential)", re.I
+)
+_SECRET_TEXT = re.compile(
+    r"(eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}"  # JWTs
+    r"|\bsk-[A-Za-z0-9_-]{16,}"  # OpenAI / Anthropic keys
+    r"|\bAIza[0-9A-Za-z_-]{30,}"  # Google API keys
+    r"|\bgh[pousr]_[A-Za-z0-9]{20,}|\bgithub_pat_[A-Za-z0-9_]{20,}"  # GitHub tokens
+    r"|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,})"
+)
+REDACTED = "[redacted]"
+
+
+def redact_text(text: str | None) -> str | None:
+    """`text` with anything that looks like a key, token or JWT replaced."""
+    if not text:
+        return text
+    return _SECRET_TEXT.sub(REDACTED, text)
+
+
+def redact_value(value: Any) -> Any:
+    """A JSON-like value with secret-named keys and secret-looking strings replaced (a new object)."""
+    if isinstance(value, dict):
+        return {
+            key: (REDACTED if isinstance(key, str) and _SECRET_KEY.search(key) else redact_value(item))
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact_value(item) for item in value]
+    if isinstance(value, str):
+        return redact_text(value)
+    return value
+
+
+# --- rows ------------------------------------------------------------------------------------------
+
+
+class LogRow:
+    """A row of one log table: TABLE, COLUMNS in field order, `record()` for COPY."""
+
+    __slots__ = ()
+    TABLE: ClassVar[str]
+
+    @classmethod
+    def columns(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+
+    def record(self) -> tuple[Any, ...]:
+        return astuple(self)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentActivityRow(LogRow):
+    """One agent operation (agent_activity_logs)."""
+
+    TABLE: ClassVar[str] = "agent_activity_logs"
+
+    agent_type: str
+    operation_type: str  # initialization | tool_invocation | code_generation | document_generation | ...
+    operation_category: str  # generation | execution | tool_use | streaming | configuration
+    correlation_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    user_id: uuid.UUID | None = None
+    operation_metadata: dict[str, Any] = field(default_factory=dict)
+    resource_id: uuid.UUID | None = None
+    resource_type: str | None = None
+    duration_ms: int | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    model_id: str | None = None
+    provider: str | None = None
+    thinking_mode: bool = False
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    total_tokens: int | None = None
+    input_cost: Decimal | None = None
+    output_cost: Decimal | None = None
+    total_cost: Decimal | None = None
+    success: bool = True
+    error_type: str | None = None
+    error_message: str | None = None
+    retry_count: int = 0
+    created_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True, slots=True)
+class UserActivityRow(LogRow):
+    """One user action (user_activity_logs)."""
+
+    TABLE: ClassVar[str] = "user_activity_logs"
+
+    user_id: uuid.UUID
+    activity_type: str
+    activity_category: str
+    correlation_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    activity_metadata: dict[str, Any] = field(default_factory=dict)
+    resource_id: uuid.UUID | None = None
+    resource_type: str | None = None
+    ip_address: str | None = None
+    user_agent: str | None = None
+    request_path: str | None = None
+    request_method: str | None = None
+    session_id: str | None = None
+    success: bool = True
+    error_message: str | None = None
+    created_at: datetime = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow(LogRow):
+    """One LLM call with its tokens and cost (usage_logs). Never sampled."""
+
+    TABLE: ClassVar[str] = "usage_logs"
+
+    user_id: uuid.UUID
+    agent_type: str
+    model_used: str | None = None
+    provider: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    input_cost: Decimal | None = None
+    output_cost: Decimal | None = None
+    total_cost: Decimal | None = None
+    request_timestamp: datetime = field(default_factory=utc_now)
+    response_timestamp: datetime | None = None
+    duration_ms: int | None = None
+    metadata: dict[str, Any] | None = None
+    chat_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRow(LogRow):
+    """One error (error_logs). Never sampled."""
+
+    TABLE: ClassVar[str] = "error_logs"
+
+    error_type: str  # auth | api | admin | app | user | permission | system
+    error_category: str
+    error_message: str
+    user_id: uuid.UUID | None = None
+    error_details: dict[str, Any] | None = None
+    request_path: str | None = None
+    request_method: str | None = None
+    user_agent: str | None = None
+    ip_address: str | None = None
+    session_id: str | None = None
+    severity: str = "error"  # info | warning | error | critical
+    created_at: datetime = field(default_factory=utc_now)
+
+
+LOG_ROW_TYPES: tuple[type[LogRow], ...] = (AgentActivityRow, UserActivityRow, UsageRow, ErrorRow)
+
+
+# --- writes ----------------------------------------------------------------------------------------
+
+
+async def copy_rows(
+    conn: asyncpg.Connection, row_type: type[LogRow], records: Sequence[tuple[Any, ...]]
+) -> None:
+    """COPY `records` (tuples in `row_type.columns()` order) into the row type's table; all or nothing.
+
+    COPY uses the binary format, so json/jsonb need binary codecs: a connection that has only the text
+    ones gets binary codecs with the same Python behaviour (dicts in, dicts out) on first use.
+    """
+    columns = list(row_type.columns())
+    try:
+        await conn.copy_records_to_table(row_type.TABLE, records=records, columns=columns)
+    except asyncpg.InternalClientError as error:
+        if "no binary format encoder" not in str(error):
+            raise
+        await use_binary_json_codecs(conn)
+        await conn.copy_records_to_table(row_type.TABLE, records=records, columns=columns)
+
+
+def _encode_jsonb(value: Any) -> bytes:
+    return b"\x01" + json.dumps(value).encode()
+
+
+def _decode_jsonb(data: bytes) -> Any:
+    return json.loads(data[1:])
+
+
+def _encode_json(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+async def use_binary_json_codecs(conn: asyncpg.Connection) -> None:
+    """json/jsonb as Python objects in the binary format (needed by COPY; same behaviour otherwise)."""
+    await conn.set_type_codec(
+        "jsonb", schema="pg_catalog", encoder=_encode_jsonb, decoder=_decode_jsonb, format="binary"
+    )
+    await conn.set_type_codec(
+        "json", schema="pg_catalog", encoder=_encode_json, decoder=json.loads, format="binary"
+    )
+
+
+def insert_sql(row_type: type[LogRow]) -> str:
+    columns = row_type.columns()
+    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    return f"insert into {row_type.TABLE} ({', '.join(columns)}) values ({placeholders})"
+
+
+async def insert_row(conn: asyncpg.Connection, row_type: type[LogRow], record: tuple[Any, ...]) -> None:
+    """One INSERT (the fallback that isolates a bad row)."""
+    await conn.execute(insert_sql(row_type), *record)
+
+
+# --- reads -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    total_cost: Decimal
+    by_agent: dict[str, dict[str, Any]]
+
+
+async def usage_totals(
+    pool_or_conn: Pool | asyncpg.Connection, *, since: datetime, user_id: uuid.UUID | None = None
+) -> UsageTotals:
+    """Usage since `since` (naive UTC): inside `as_user` RLS limits it to the caller; `user_id` narrows."""
+    records = await pool_or_conn.fetch(
+        "select agent_type, count(*) as calls, coalesce(sum(input_tokens), 0) as input_tokens, "
+        "coalesce(sum(output_tokens), 0) as output_tokens, coalesce(sum(total_tokens), 0) as total_tokens, "
+        "coalesce(sum(total_cost), 0) as total_cost from usage_logs "
+        "where request_timestamp >= $1 and ($2::uuid is null or user_id = $2) group by agent_type "
+        "order by agent_type",
+        since,
+        user_id,
+    )
+    by_agent = {
+        r["agent_type"]: {
+            "calls": r["calls"],
+            "input_tokens": int(r["input_tokens"]),
+            "output_tokens": int(r["output_tokens"]),
+            "total_tokens": int(r["total_tokens"]),
+            "total_cost": Decimal(r["total_cost"]),
+        }
+        for r in records
+    }
+    return UsageTotals(
+        calls=sum(v["calls"] for v in by_agent.values()),
+        input_tokens=sum(v["input_tokens"] for v in by_agent.values()),
+        output_tokens=sum(v["output_tokens"] for v in by_agent.values()),
+        total_tokens=sum(v["total_tokens"] for v in by_agent.values()),
+        total_cost=sum((v["total_cost"] for v in by_agent.values()), Decimal(0)),
+        by_agent=by_agent,
+    )

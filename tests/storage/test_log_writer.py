@@ -1,0 +1,221 @@
+from __future__ import annotations
+
+import asyncio
+import io
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import pytest
+from artificer.storage.database import as_user
+from artificer.storage.log_writer import LogWriter, anonymize_ip
+from artificer.storage.logs import AgentActivityRow, ErrorRow, UsageRow, UserActivityRow, usage_totals
+
+pytestmark = pytest.mark.anyio
+
+
+def settings(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "error_logging_enabled": True,
+        "user_activity_logging_enabled": True,
+        "agent_activity_logging_enabled": True,
+        "category_toggles": {},
+        "performance_settings": {"batch_writes": True, "batch_size": 1000, "batch_interval_ms": 60_000},
+        "privacy_settings": {},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    return base
+
+
+def activity(user: uuid.UUID | None, **fields: Any) -> AgentActivityRow:
+    values: dict[str, Any] = dict(
+        agent_type="document_agent",
+        operation_type="document_generation",
+        operation_category="generation",
+        user_id=user,
+    )
+    values.update(fields)
+    return AgentActivityRow(**values)
+
+
+async def count(pool: asyncpg.Pool, table: str) -> int:
+    return await pool.fetchval(f"select count(*) from {table}")
+
+
+async def test_copy_writes_every_column(pool: asyncpg.Pool, make_user) -> None:
+    user = await make_user()
+    correlation = uuid.uuid4()
+    start = datetime(2026, 3, 1, 10, 0, 0)
+    row = activity(
+        user,
+        correlation_id=correlation,
+        operation_metadata={"tool_name": "create", "api_key": "sk-abcdefghijklmnopqrstuvwx"},
+        resource_id=uuid.uuid4(),
+        resource_type="document",
+        duration_ms=1234,
+        start_time=start,
+        end_time=start + timedelta(milliseconds=1234),
+        model_id="gemini-2.0-flash",
+        provider="google",
+        thinking_mode=True,
+        input_tokens=100,
+        output_tokens=50,
+        reasoning_tokens=20,
+        total_tokens=170,
+        input_cost=Decimal("0.000008"),
+        output_cost=Decimal("0.000021"),
+        total_cost=Decimal("0.000029"),
+        success=False,
+        error_type="RateLimited",
+        error_message="upstream said: Bearer abcdefghijklmnop refused",
+        retry_count=2,
+    )
+    writer = LogWriter(pool, settings())
+    await writer.start()
+    assert writer.log_activity(row)
+    assert writer.log_usage(
+        UsageRow(user_id=user, agent_type="document_agent", model_used="gemini-2.0-flash", provider="google",
+                 input_tokens=100, output_tokens=70, total_tokens=170, input_cost=Decimal("0.000008"),
+                 output_cost=Decimal("0.000021"), total_cost=Decimal("0.000029"), duration_ms=1234,
+                 metadata={"correlation_id": str(correlation)})
+    )  # fmt: skip
+    assert writer.log_error(
+        ErrorRow(error_type="api", error_category="provider_error", error_message="boom", user_id=user,
+                 error_details={"password": "hunter2", "where": "pipeline"})
+    )  # fmt: skip
+    assert await count(pool, "agent_activity_logs") == 0  # nothing written before a flush
+    await writer.aclose()
+
+    stored = await pool.fetchrow("select * from agent_activity_logs")
+    assert stored["correlation_id"] == correlation and stored["user_id"] == user
+    assert stored["operation_metadata"] == {"tool_name": "create", "api_key": "[redacted]"}
+    assert stored["error_message"] == "upstream said: [redacted] refused"
+    for name in ("duration_ms", "start_time", "end_time", "model_id", "provider", "thinking_mode",
+                 "input_tokens", "output_tokens", "reasoning_tokens", "total_tokens", "input_cost",
+                 "output_cost", "total_cost", "success", "error_type", "retry_count", "resource_id",
+                 "resource_type"):  # fmt: skip
+        assert stored[name] == getattr(row, name), name
+    usage = await pool.fetchrow("select * from usage_logs")
+    assert (usage["total_tokens"], usage["total_cost"]) == (170, Decimal("0.000029"))
+    error = await pool.fetchrow("select * from error_logs")
+    assert error["error_details"] == {"password": "[redacted]", "where": "pipeline"}
+    async with as_user(pool, {"sub": str(user), "role": "authenticated"}) as conn:
+        totals = await usage_totals(conn, since=datetime(2000, 1, 1))
+    assert totals.calls == 1 and totals.total_cost == Decimal("0.000029")
+
+
+async def test_flushes_on_size_and_on_interval(pool: asyncpg.Pool, make_user) -> None:
+    user = await make_user()
+    writer = LogWriter(pool, settings(performance_settings={"batch_size": 5, "batch_interval_ms": 60_000}))
+    await writer.start()
+    for _ in range(5):
+        writer.log_activity(activity(user))
+    for _ in range(50):
+        if await count(pool, "agent_activity_logs") == 5:
+            break
+        await asyncio.sleep(0.05)
+    assert await count(pool, "agent_activity_logs") == 5
+    writer.apply_settings(settings(performance_settings={"batch_size": 1000, "batch_interval_ms": 100}))
+    writer.log_activity(activity(user))
+    await asyncio.sleep(0.6)
+    assert await count(pool, "agent_activity_logs") == 6
+    await writer.aclose()
+    assert not writer.log_activity(activity(user))  # closed
+
+
+async def test_enabled_flags_categories_and_sampling(pool: asyncpg.Pool, make_user) -> None:
+    user = await make_user()
+    writer = LogWriter(pool, settings(agent_activity_logging_enabled=False, error_logging_enabled=False))
+    assert not writer.log_activity(activity(user))
+    assert not writer.log_error(ErrorRow(error_type="app", error_category="x", error_message="y"))
+    assert writer.log_usage(UsageRow(user_id=user, agent_type="python_agent"))  # usage is always kept
+
+    writer.apply_settings(settings(category_toggles={"log_tool_invocations": False}))
+    tool_row = activity(user, operation_type="mcp_operation", operation_category="tool_use")
+    assert not writer.log_activity(tool_row)
+    assert writer.log_activity(activity(user, operation_type="code_generation"))
+    writer.apply_settings(settings(category_toggles={"log_document_events": False}))
+    assert not writer.log_user_activity(
+        UserActivityRow(user_id=user, activity_type="document_create", activity_category="document")
+    )
+
+    writer.apply_settings(settings(performance_settings={"sampling_enabled": True, "sampling_rate": 0.25}))
+    kept = sum(writer.log_activity(activity(user)) for _ in range(2000))
+    assert 350 < kept < 650
+    for _ in range(20):  # errors and usage are never sampled
+        assert writer.log_error(ErrorRow(error_type="app", error_category="x", error_message="y"))
+        assert writer.log_usage(UsageRow(user_id=user, agent_type="python_agent"))
+    await writer.aclose()
+    assert await count(pool, "agent_activity_logs") == 1 + kept
+    assert await count(pool, "usage_logs") == 21
+    assert await count(pool, "error_logs") == 20
+
+
+async def test_privacy_settings(pool: asyncpg.Pool, make_user) -> None:
+    user = await make_user()
+    writer = LogWriter(
+        pool,
+        settings(
+            privacy_settings={
+                "anonymize_ip": True,
+                "hash_email": True,
+                "log_user_agent": False,
+                "exclude_sensitive_paths": ["/api/auth/callback"],
+            }
+        ),
+    )
+    assert writer.log_user_activity(
+        UserActivityRow(user_id=user, activity_type="auth_login", activity_category="authentication",
+                        ip_address="203.0.113.77", user_agent="curl/8", request_path="/mcp",
+                        activity_metadata={"email": "Someone@Example.test"})
+    )  # fmt: skip
+    assert not writer.log_user_activity(
+        UserActivityRow(user_id=user, activity_type="auth_login", activity_category="authentication",
+                        request_path="/api/auth/callback?code=1")
+    )  # fmt: skip
+    await writer.aclose()
+    row = await pool.fetchrow("select * from user_activity_logs")
+    assert row["ip_address"] == "203.0.113.0" and row["user_agent"] is None
+    assert row["activity_metadata"]["email"].startswith("sha256:")
+    assert "someone" not in row["activity_metadata"]["email"].lower()
+    assert anonymize_ip("2001:db8:abcd:12::1") == "2001:db8:abcd::"
+
+
+async def test_a_bad_row_does_not_poison_the_batch(pool: asyncpg.Pool, make_user) -> None:
+    user = await make_user()
+    report = io.StringIO()
+    writer = LogWriter(pool, settings(), report=report)
+    await writer.start()
+    for i in range(10):
+        writer.log_activity(activity(user, operation_metadata={"i": i}))
+    writer.log_activity(activity(user, operation_type="not_an_operation"))  # violates the CHECK constraint
+    writer.log_activity(activity(user, model_id="m" * 500))  # too long for varchar(100)
+    assert await writer.flush() == 10
+    assert writer.stats.dropped_bad == 2
+    assert "dropped a agent_activity_logs row" in report.getvalue()
+    # later batches are fine
+    writer.log_activity(activity(user))
+    assert await writer.flush() == 1
+    await writer.aclose()
+    assert await count(pool, "agent_activity_logs") == 11
+
+
+async def test_rows_are_kept_while_the_database_is_unreachable(pool: asyncpg.Pool, make_user) -> None:
+    user = await make_user()
+    dsn = pool._connect_args[0]  # type: ignore[attr-defined]
+    dead = await asyncpg.create_pool(dsn, min_size=0, max_size=1)
+    await dead.close()
+    report = io.StringIO()
+    writer = LogWriter(dead, settings(), report=report)
+    writer.log_activity(activity(user))
+    assert await writer.flush() == 0
+    assert writer.pending == 1
+    writer._pool = pool  # the database is back
+    assert await writer.flush() == 1
+    await writer.aclose()
