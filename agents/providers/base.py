@@ -51,20 +51,27 @@ class ModelPricing:
     input_per_million: Decimal
     output_per_million: Decimal
 
-    def cost(self, usage: Usage) -> Decimal:
-        """Dollar cost of `usage`, quantized to 6 places like the DECIMAL(10,6) cost columns.
+    def input_cost(self, usage: Usage) -> Decimal:
+        """Input tokens at the input price, quantized to 6 places (the DECIMAL(10,6) columns)."""
+        return _dollars(usage.input_tokens, self.input_per_million)
 
-        Rule: input tokens at the input price; output tokens *and* reasoning tokens at the output
-        price. Reasoning is added on top of output only where the provider reports it apart from
-        output (Gemini's `thoughtsTokenCount`); where it is already inside the output count (OpenAI's
-        `reasoning_tokens`, Anthropic's thinking) it is not counted twice.
+    def output_cost(self, usage: Usage) -> Decimal:
+        """Output *and* reasoning tokens at the output price, quantized to 6 places.
+
+        Reasoning is added on top of output only where the provider reports it apart from output
+        (Gemini's `thoughtsTokenCount`); where it is already inside the output count (OpenAI's
+        `reasoning_tokens`, Anthropic's `thinking_tokens`) it is not counted twice.
         See `Usage.billable_output_tokens`.
         """
-        raw = (
-            Decimal(usage.input_tokens) * self.input_per_million
-            + Decimal(usage.billable_output_tokens) * self.output_per_million
-        ) / _MILLION
-        return raw.quantize(_MICRO, rounding=ROUND_HALF_UP)
+        return _dollars(usage.billable_output_tokens, self.output_per_million)
+
+    def cost(self, usage: Usage) -> Decimal:
+        """Total dollar cost: `input_cost + output_cost` (so the three log columns add up)."""
+        return self.input_cost(usage) + self.output_cost(usage)
+
+
+def _dollars(tokens: int, per_million: Decimal) -> Decimal:
+    return (Decimal(tokens) * per_million / _MILLION).quantize(_MICRO, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True, slots=True)

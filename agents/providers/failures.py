@@ -1,0 +1,67 @@
+"""Turning what went wrong on the wire into the typed `ProviderError`s of `base.py`."""
+
+from __future__ import annotations
+
+import httpx2
+from artificer.agents.providers.base import (
+    AuthenticationFailed,
+    BadRequest,
+    ProviderError,
+    ProviderName,
+    ProviderUnavailable,
+    RateLimited,
+)
+
+
+def _trim(detail: str, limit: int = 300) -> str:
+    detail = " ".join(detail.split())
+    return detail if len(detail) <= limit else detail[: limit - 1] + "…"
+
+
+def from_status(provider: ProviderName, status: int, detail: str, retries: int) -> ProviderError:
+    """An HTTP error status the SDK gave up on (after its retries, for the retryable ones)."""
+    said = f": {_trim(detail)}" if detail else ""
+    if status == 429:
+        return RateLimited(
+            f"rate limited by the provider (HTTP 429){said}; wait a minute and try again, "
+            "or raise the quota of the API key",
+            provider=provider,
+            retries=retries,
+        )
+    if status in (401, 403):
+        return AuthenticationFailed(
+            f"the provider rejected the API key (HTTP {status}){said}; check the key and its permissions",
+            provider=provider,
+            retries=retries,
+        )
+    if status == 408 or status >= 500:
+        return ProviderUnavailable(
+            f"the provider is unavailable (HTTP {status}){said}; try again later",
+            provider=provider,
+            retries=retries,
+        )
+    return BadRequest(
+        f"the provider rejected the request (HTTP {status}){said}; check the model id and parameters",
+        provider=provider,
+        retries=retries,
+    )
+
+
+def from_transport(provider: ProviderName, exc: BaseException, retries: int) -> ProviderError:
+    """A timeout or connection failure (the SDK's retries are already spent)."""
+    if isinstance(exc, httpx2.TimeoutException) or "timed out" in str(exc).lower():
+        return ProviderUnavailable(
+            "the provider did not answer in time; try again, or raise ARTIFICER_PROVIDER_TIMEOUT",
+            provider=provider,
+            retries=retries,
+        )
+    return ProviderUnavailable(
+        f"could not reach the provider ({type(exc).__name__}: {_trim(str(exc), 160)}); "
+        "check the network and the base URL setting",
+        provider=provider,
+        retries=retries,
+    )
+
+
+def is_transport_error(exc: BaseException) -> bool:
+    return isinstance(exc, httpx2.TransportError)

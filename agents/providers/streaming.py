@@ -1,0 +1,178 @@
+"""`ResultStream`: the one `LLMStream` implementation, shared by the adapters.
+
+An adapter supplies `attempt()`, an async generator that makes the SDK call and yields, in order:
+`OPENED` once the SDK returned a stream (the HTTP response started), then `StreamDelta`s, then one
+`StreamEnd` with the usage. `ResultStream` adds what is common:
+
+- a drop after `OPENED` but before any delta re-issues the request (up to `max_reissues` times);
+  a drop after a delta raises `StreamInterrupted` (the caller already has part of the answer);
+- failures before `OPENED` were already retried by the SDK and are translated to `ProviderError`s;
+- leaving early or being cancelled closes the SDK stream and every HTTP response the call opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+
+from artificer.agents.providers.base import (
+    EmptyAnswer,
+    LLMRequest,
+    LLMResult,
+    ProviderError,
+    ProviderName,
+    StreamDelta,
+    StreamInterrupted,
+    ToolCall,
+    Usage,
+)
+from artificer.agents.providers.tracking import CallTracker
+
+
+class Opened:
+    """Marker: the SDK returned a stream; a drop from here on is a dropped stream."""
+
+
+OPENED = Opened()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    usage: Usage
+    model: str | None = None
+    tool_calls: Sequence[ToolCall] = ()
+
+
+class StreamEndedEarly(Exception):
+    """The stream ended without its final event (the connection was closed cleanly mid-answer)."""
+
+
+StreamItem = Opened | StreamDelta | StreamEnd
+Translate = Callable[[BaseException, int], ProviderError | None]
+IsDropped = Callable[[BaseException], bool]
+
+
+class ResultStream:
+    def __init__(
+        self,
+        *,
+        provider: ProviderName,
+        request: LLMRequest,
+        attempt: Callable[[], AsyncGenerator[StreamItem, None]],
+        translate: Translate,
+        is_dropped: IsDropped,
+        max_reissues: int,
+    ) -> None:
+        self._provider = provider
+        self._request = request
+        self._attempt = attempt
+        self._translate = translate
+        self._is_dropped = is_dropped
+        self._max_reissues = max_reissues
+        self._tracker = CallTracker()
+        self._result: LLMResult | None = None
+        self._iterator: AsyncGenerator[StreamDelta, None] | None = None
+
+    @property
+    def result(self) -> LLMResult:
+        if self._result is None:
+            raise RuntimeError("the stream has not been read to its end yet")
+        return self._result
+
+    def __aiter__(self) -> AsyncIterator[StreamDelta]:
+        if self._iterator is None:
+            self._iterator = self._run()
+        return self._iterator
+
+    async def aclose(self) -> None:
+        if self._iterator is not None:
+            await self._iterator.aclose()
+        await self._tracker.close_responses()
+
+    async def __aenter__(self) -> ResultStream:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def collect(self) -> LLMResult:
+        """Read the whole stream and return the result."""
+        async with self:
+            async for _ in self:
+                pass
+        return self.result
+
+    async def _run(self) -> AsyncGenerator[StreamDelta, None]:
+        tracker = self._tracker
+        while True:
+            tracker.begin_request()
+            source = self._attempt()
+            opened = False
+            delivered = False
+            text: list[str] = []
+            thinking: list[str] = []
+            end: StreamEnd | None = None
+            try:
+                while True:
+                    with tracker.active():
+                        try:
+                            item = await source.__anext__()
+                        except StopAsyncIteration:
+                            break
+                    if isinstance(item, Opened):
+                        opened = True
+                    elif isinstance(item, StreamEnd):
+                        end = item
+                    else:
+                        if item.kind == "text":
+                            text.append(item.text)
+                        else:
+                            thinking.append(item.text)
+                        if item.text:
+                            delivered = True
+                            yield item
+                if end is None:
+                    raise StreamEndedEarly("the stream ended before its final event")
+            except ProviderError as err:
+                err.retries = tracker.retries
+                raise
+            except Exception as exc:
+                dropped = opened and (isinstance(exc, StreamEndedEarly) or self._is_dropped(exc))
+                if dropped and not delivered and tracker.reissues < self._max_reissues:
+                    tracker.reissues += 1
+                    continue
+                if dropped and delivered:
+                    raise StreamInterrupted(
+                        "the answer stream broke after part of the answer was sent "
+                        f"({len(''.join(text))} characters); run the call again",
+                        provider=self._provider,
+                        retries=tracker.retries,
+                    ) from exc
+                error = self._translate(exc, tracker.retries)
+                if error is None:
+                    raise
+                raise error from exc
+            finally:
+                with tracker.active():
+                    await source.aclose()
+                await tracker.close_responses()
+            answer = "".join(text)
+            if not answer.strip():
+                raise EmptyAnswer(
+                    "the model returned no answer text; rephrase the request or try another model",
+                    provider=self._provider,
+                    retries=tracker.retries,
+                )
+            self._result = tracker.result(
+                self._request,
+                provider=self._provider,
+                text=answer,
+                usage=end.usage,
+                model=end.model,
+                reasoning="".join(thinking),
+                tool_calls=end.tool_calls,
+            )
+            return

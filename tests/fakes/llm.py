@@ -1,0 +1,148 @@
+"""What a test scripts into any LLM fake, independent of the provider's wire format.
+
+`fake.script(Turn(...), Failure(429), ...)` queues the next answers; each provider fake renders a
+`Turn` in its own wire format, as a whole JSON body or as an SSE stream, depending on what the SDK
+asked for. `fake.requests` holds what the SDK sent (`fake.bodies()` the JSON bodies of model calls).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .http import FakeHTTPServer, RecordedRequest, Reply
+
+
+@dataclass(frozen=True)
+class NativeUse:
+    """One server-side tool use the fake reports (web search, URL context, code execution)."""
+
+    kind: Literal["web_search", "url_context", "code_execution"]
+    input: str
+    output: str
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One model answer."""
+
+    text: str | Sequence[str] = "Hello from the fake."
+    """The answer; a sequence is streamed as separate deltas."""
+    thinking: str = ""
+    function_calls: Sequence[tuple[str, dict[str, Any]]] = ()
+    native: Sequence[NativeUse] = ()
+    input_tokens: int = 12
+    output_tokens: int = 7
+    reasoning_tokens: int = 0
+    refusal: bool = False
+    cut_after_text: int | None = None
+    """Streams only: drop the connection after this many text deltas (0 = before any)."""
+    hang: bool = False
+    """Streams only: after the first text delta, hold the connection open until the client leaves."""
+    model: str | None = None
+
+    @property
+    def chunks(self) -> list[str]:
+        return [self.text] if isinstance(self.text, str) else list(self.text)
+
+    @property
+    def full_text(self) -> str:
+        return "".join(self.chunks)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An HTTP error answer."""
+
+    status: int
+    retry_after: str | None = "0.01"
+    message: str = "scripted failure"
+
+
+@dataclass
+class _Queue:
+    items: deque[Turn | Failure | Reply] = field(default_factory=deque)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class FakeLLM(FakeHTTPServer):
+    """Base of the provider fakes: a script queue and the routing of model calls."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        super().__init__(self._handle)
+        self._queue = _Queue()
+        self.repeat: Turn | None = None
+        """When set, answer every call with this turn once the script is empty (for benchmarks)."""
+
+    def script(self, *items: Turn | Failure | Reply) -> None:
+        with self._queue.lock:
+            self._queue.items.extend(items)
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue.items)
+
+    def model_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if self.is_model_call(r)]
+
+    def bodies(self) -> list[Any]:
+        return [r.json for r in self.model_requests()]
+
+    def _handle(self, request: RecordedRequest) -> Reply:
+        if not self.is_model_call(request):
+            return Reply.of_json(
+                {"error": {"message": f"fake: no route {request.method} {request.path}"}}, 404
+            )
+        with self._queue.lock:
+            item = self._queue.items.popleft() if self._queue.items else self.repeat
+        if item is None:
+            return Reply.of_json({"error": {"message": "fake: nothing scripted"}}, status=418)
+        if isinstance(item, Reply):
+            return item
+        if isinstance(item, Failure):
+            return self.failure(item)
+        return self.stream(item, request) if self.is_stream(request) else self.answer(item, request)
+
+    # --- per provider ---------------------------------------------------------------------------
+
+    def is_model_call(self, request: RecordedRequest) -> bool:
+        raise NotImplementedError
+
+    def is_stream(self, request: RecordedRequest) -> bool:
+        raise NotImplementedError
+
+    def answer(self, turn: Turn, request: RecordedRequest) -> Reply:
+        raise NotImplementedError
+
+    def stream(self, turn: Turn, request: RecordedRequest) -> Reply:
+        raise NotImplementedError
+
+    def failure(self, failure: Failure) -> Reply:
+        raise NotImplementedError
+
+
+def sse(data: Any, event: str | None = None) -> bytes:
+    import json
+
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(data)}\n\n".encode()
+
+
+def stream_options(turn: Turn, events: list[bytes], text_event_indexes: list[int]) -> dict[str, Any]:
+    """`Reply.of_sse` options for a turn's cut/hang, given where its text deltas sit in `events`."""
+    if turn.cut_after_text is not None:
+        if turn.cut_after_text == 0:
+            cut = text_event_indexes[0] if text_event_indexes else len(events)
+        else:
+            cut = text_event_indexes[min(turn.cut_after_text, len(text_event_indexes)) - 1] + 1
+        return {"cut_after": cut}
+    if turn.hang:
+        first = text_event_indexes[0] + 1 if text_event_indexes else len(events)
+        del events[first:]
+        return {"hang": True}
+    return {}
