@@ -108,10 +108,29 @@ def translate_connect_error(dsn: str, error: BaseException, timeout: float) -> D
     return DatabaseError(f"cannot connect to Postgres at {where}: {type(error).__name__}: {error}")
 
 
+def _encode_jsonb(value: Any) -> bytes:
+    return b"\x01" + json.dumps(value).encode()  # binary jsonb: format version 1, then the text
+
+
+def _decode_jsonb(data: bytes) -> Any:
+    return json.loads(data[1:])
+
+
+def _encode_json(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
 async def init_connection(conn: asyncpg.Connection) -> None:
-    """Codecs every Artificer connection uses: json/jsonb as Python objects (dicts, lists …)."""
-    for type_name in ("jsonb", "json"):
-        await conn.set_type_codec(type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    """Codecs every Artificer connection uses: json/jsonb as Python objects (dicts, lists …).
+
+    Binary format, so `copy_records_to_table` (binary COPY) can encode them too.
+    """
+    await conn.set_type_codec(
+        "jsonb", encoder=_encode_jsonb, decoder=_decode_jsonb, schema="pg_catalog", format="binary"
+    )
+    await conn.set_type_codec(
+        "json", encoder=_encode_json, decoder=json.loads, schema="pg_catalog", format="binary"
+    )
 
 
 async def connect(

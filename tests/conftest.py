@@ -54,6 +54,11 @@ def pg_admin_url() -> Iterator[str]:
     folder = Path(tempfile.mkdtemp(prefix="artificer-test-", dir="/tmp"))
     server = start_embedded(folder / "pgdata", cleanup_mode="delete")
     url = server.server_uri("postgres")
+    # A throwaway cluster: no fsync makes CREATE/DROP DATABASE (checkpoints) ~10x cheaper.
+    server.server.psql(
+        "alter system set fsync = off; alter system set synchronous_commit = off;"
+        " alter system set full_page_writes = off; select pg_reload_conf();"
+    )
     _admin_url_for_exit.append(url)
     try:
         yield url
@@ -72,11 +77,10 @@ async def _admin_connection(pg_admin_url: str) -> AsyncIterator[asyncpg.Connecti
 
 
 async def _create_database(admin: asyncpg.Connection, name: str, template: str) -> None:
-    strategy = " strategy file_copy" if admin.get_server_version().major >= 15 else ""
+    # The default strategy (WAL_LOG on PG15+) measured faster than FILE_COPY for these small databases:
+    # FILE_COPY pays two checkpoints per clone.
     _created_databases.add(name)
-    await admin.execute(
-        f"create database {quote_identifier(name)} template {quote_identifier(template)}{strategy}"
-    )
+    await admin.execute(f"create database {quote_identifier(name)} template {quote_identifier(template)}")
 
 
 async def _drop_database(admin: asyncpg.Connection, name: str) -> None:

@@ -57,6 +57,11 @@ async def test_pool_decodes_json_and_jsonb_to_python_objects(pool: asyncpg.Pool)
     row = await pool.fetchrow("""select '{"a": [1, 2]}'::jsonb as b, '{"c": null}'::json as j""")
     assert row["b"] == {"a": [1, 2]} and row["j"] == {"c": None}
     assert await pool.fetchval("select $1::jsonb -> 'k'", {"k": "v"}) == "v"
+    assert await pool.fetchval("select $1::json ->> 'k'", {"k": "é"}) == "é"
+    async with pool.acquire() as conn:  # binary COPY needs binary codecs
+        await conn.execute("create temp table copied (b jsonb, j json)")
+        await conn.copy_records_to_table("copied", records=[({"x": [1]}, {"y": "z"})])
+        assert await conn.fetchrow("select b, j from copied") == ({"x": [1]}, {"y": "z"})
 
 
 async def test_as_user_runs_one_transaction_with_the_claims_and_role(pool: asyncpg.Pool, make_user) -> None:
