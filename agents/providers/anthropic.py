@@ -410,9 +410,10 @@ def _is_dropped(exc: BaseException) -> bool:
         return True
     if not isinstance(exc, anthropic.APIStatusError):
         return False
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
-    return exc.status_code >= 500 or error.get("type") in ("overloaded_error", "api_error")
+    body: dict[str, Any] = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error")
+    kind = error.get("type") if isinstance(error, dict) else None
+    return exc.status_code >= 500 or kind in ("overloaded_error", "api_error")
 
 
 def _message(exc: anthropic.APIStatusError) -> str:

@@ -306,7 +306,9 @@ class GoogleProvider:
                     for delta in answer.read(chunk):
                         yield delta
             finally:
-                await chunks.aclose()
+                close = getattr(chunks, "aclose", None)
+                if close is not None:
+                    await close()
             if answer.finish:
                 yield StreamEnd(usage=answer.usage, model=answer.model, tool_calls=answer.tool_calls)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
+from typing import TypeAlias
 
 from artificer.agents.providers.base import (
     EmptyAnswer,
@@ -48,7 +49,7 @@ class StreamEndedEarly(Exception):
     """The stream ended without its final event (the connection was closed cleanly mid-answer)."""
 
 
-StreamItem = Opened | StreamDelta | StreamEnd
+StreamItem: TypeAlias = Opened | StreamDelta | StreamEnd
 Translate = Callable[[BaseException, int], ProviderError | None]
 IsDropped = Callable[[BaseException], bool]
 

@@ -45,6 +45,8 @@ class Reply:
     hang: bool = False
     """After the events, hold the response open until the client closes the connection."""
     event_delay: float = 0.0
+    delay: float = 0.0
+    """Seconds to wait before answering at all (to make a client time out)."""
 
     @classmethod
     def of_json(cls, value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
@@ -73,6 +75,7 @@ class FakeHTTPServer:
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
         self._stop: asyncio.Event | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
 
     @property
@@ -95,6 +98,9 @@ class FakeHTTPServer:
             ready.set()
             async with self._server:
                 await self._stop.wait()
+                for task in list(self._tasks):
+                    task.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
 
         def run() -> None:
             self._loop = asyncio.new_event_loop()
@@ -125,6 +131,10 @@ class FakeHTTPServer:
     # --- serving --------------------------------------------------------------------------------
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)  # type: ignore[arg-type]
+            task.add_done_callback(self._tasks.discard)  # type: ignore[arg-type]
         try:
             while True:
                 request = await self._read_request(reader)
@@ -138,7 +148,7 @@ class FakeHTTPServer:
                 keep_open = await self._write_reply(reader, writer, reply)
                 if not keep_open:
                     return
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             return
         finally:
             with contextlib.suppress(Exception):
@@ -164,6 +174,8 @@ class FakeHTTPServer:
     async def _write_reply(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reply: Reply
     ) -> bool:
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
         reason = HTTPStatus(reply.status).phrase
         head = [f"HTTP/1.1 {reply.status} {reason}"]
         head += [f"{name}: {value}" for name, value in reply.headers.items()]

@@ -43,6 +43,8 @@ class Turn:
     hang: bool = False
     """Streams only: after the first text delta, hold the connection open until the client leaves."""
     model: str | None = None
+    delay: float = 0.0
+    """Seconds before the answer starts (to make the client time out)."""
 
     @property
     def chunks(self) -> list[str]:
@@ -106,7 +108,9 @@ class FakeLLM(FakeHTTPServer):
             return item
         if isinstance(item, Failure):
             return self.failure(item)
-        return self.stream(item, request) if self.is_stream(request) else self.answer(item, request)
+        reply = self.stream(item, request) if self.is_stream(request) else self.answer(item, request)
+        reply.delay = item.delay
+        return reply
 
     # --- per provider ---------------------------------------------------------------------------
 

@@ -473,3 +473,18 @@ async def test_concurrent_calls_keep_their_own_retry_counts(fake: FakeLLM, provi
             group.start_soon(call)
 
     assert sorted(r.retries for r in results) == [0, 0, 0, 1]
+
+
+async def test_a_call_that_times_out_is_retried_then_a_typed_error(fake: FakeLLM) -> None:
+    settings = settings_for(fake, provider_timeout_seconds=0.3, provider_max_retries=1)
+    adapter = provider_for(fake.name, settings, retry_initial_delay=0.01)  # type: ignore[arg-type]
+    fake.script(Turn(text="late", delay=1.0), Turn(text="late", delay=1.0))
+    try:
+        with pytest.raises(ProviderUnavailable) as caught:
+            await adapter.generate(request_for())
+    finally:
+        await adapter.aclose()
+
+    assert "did not answer in time" in str(caught.value)
+    assert caught.value.retries == 1
+    assert len(fake.model_requests()) == 2
