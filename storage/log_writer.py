@@ -220,6 +220,7 @@ class LogWriter:
         self._flush_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._pending = 0  # rows queued since the last flush started (wakes the flusher at batch_size)
         self.stats = WriterStats()
 
     # --- settings -----------------------------------------------------------------------------
@@ -270,14 +271,14 @@ class LogWriter:
         if not _in_sample(row.correlation_id, policy.sampling_rate):
             self.stats.skipped_sampled += 1
             return False
-        row = dataclasses.replace(
-            row,
+        record = row.record(
             operation_metadata=self._clean(row.operation_metadata) or {},
             error_message=redact_text(row.error_message),
         )
-        return self._enqueue(row)
+        return self._enqueue(AgentActivityRow, record)
 
     def log_user_activity(self, row: UserActivityRow) -> bool:
+        """Queue a user activity row; False when the settings skip it."""
         policy = self._policy
         if not policy.user_activity or not policy.toggle(_CATEGORY_TOGGLES.get(row.activity_category)):
             self.stats.skipped_disabled += 1
@@ -288,50 +289,50 @@ class LogWriter:
         if not _in_sample(row.correlation_id, policy.sampling_rate):
             self.stats.skipped_sampled += 1
             return False
-        row = dataclasses.replace(
-            row,
+        record = row.record(
             activity_metadata=self._clean(row.activity_metadata) or {},
             ip_address=anonymize_ip(row.ip_address) if policy.anonymize_ip else row.ip_address,
             user_agent=row.user_agent if policy.log_user_agent else None,
             error_message=redact_text(row.error_message),
         )
-        return self._enqueue(row)
+        return self._enqueue(UserActivityRow, record)
 
     def log_usage(self, row: UsageRow) -> bool:
         """Queue a usage row (always: tokens and cost are never sampled or switched off)."""
-        return self._enqueue(dataclasses.replace(row, metadata=self._clean(row.metadata)))
+        return self._enqueue(UsageRow, row.record(metadata=self._clean(row.metadata)))
 
     def log_error(self, row: ErrorRow) -> bool:
+        """Queue an error row; False when error logging is off."""
         policy = self._policy
         if not policy.errors:
             self.stats.skipped_disabled += 1
             return False
-        row = dataclasses.replace(
-            row,
+        record = row.record(
             error_message=redact_text(row.error_message) or "",
             error_details=self._clean(row.error_details),
             ip_address=anonymize_ip(row.ip_address) if policy.anonymize_ip else row.ip_address,
             user_agent=row.user_agent if policy.log_user_agent else None,
         )
-        return self._enqueue(row)
+        return self._enqueue(ErrorRow, record)
 
     def _clean(self, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is None:
-            return None
+        if not value:
+            return value
         cleaned = redact_value(value)
         return _hash_emails(cleaned) if self._policy.hash_email else cleaned
 
-    def _enqueue(self, row: LogRow) -> bool:
+    def _enqueue(self, row_type: type[LogRow], record: tuple[Any, ...]) -> bool:
         if self._closed:
-            self._say(f"log writer is closed; dropped a {row.TABLE} row")
+            self._say(f"log writer is closed; dropped a {row_type.TABLE} row")
             return False
-        queue = self._queues[type(row)]
+        queue = self._queues[row_type]
         if len(queue) >= self._max_queue:
             queue.popleft()
             self.stats.dropped_overflow += 1
-        queue.append(row.record())
+        queue.append(record)
         self.stats.queued += 1
-        if not self._policy.batch_writes or self.pending >= self._policy.batch_size:
+        self._pending += 1
+        if not self._policy.batch_writes or self._pending >= self._policy.batch_size:
             self._wake.set()
         return True
 
@@ -353,6 +354,7 @@ class LogWriter:
         """Write everything queued now; returns the number of rows written."""
         written = 0
         async with self._flush_lock:
+            self._pending = 0
             for row_type, queue in self._queues.items():
                 while queue:
                     size = max(self._policy.batch_size, 1)

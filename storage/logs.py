@@ -11,7 +11,7 @@ import json
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -72,10 +72,17 @@ class LogRow:
 
     @classmethod
     def columns(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+        cached = _COLUMNS_OF.get(cls)
+        if cached is None:
+            cached = _COLUMNS_OF[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+        return cached
 
-    def record(self) -> tuple[Any, ...]:
-        return astuple(self)  # type: ignore[call-overload]
+    def record(self, **replace: Any) -> tuple[Any, ...]:
+        """The row's values in column order (shallow), with `replace` overriding some of them."""
+        return tuple(replace[n] if n in replace else getattr(self, n) for n in self.columns())
+
+
+_COLUMNS_OF: dict[type, tuple[str, ...]] = {}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,306 @@
+"""Log writes: COPY (the LogWriter's path) vs INSERT (executemany, and one statement per row), same run.
+
+Also counts the database round trips of the document store path and of the rate limiter, through a small
+TCP relay on 127.0.0.1 that counts request turns (a client write that follows a server reply).
+
+    uv run python bench/bench_log_writer.py [--rows 50000]
+
+Database: a fresh database on ARTIFICER_BENCH_DATABASE_URL's server (created with a random name and
+dropped afterwards), or an embedded Postgres in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from artificer.storage import documents, rate_limits
+from artificer.storage.database import as_user, init_connection
+from artificer.storage.embedded import quote_identifier, start_embedded
+from artificer.storage.log_writer import LogWriter
+from artificer.storage.logs import AgentActivityRow, copy_rows, insert_sql, use_binary_json_codecs
+from artificer.storage.migrations import migrate
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+@asynccontextmanager
+async def fresh_database() -> AsyncIterator[str]:
+    """DSN of a fresh, migrated database, removed afterwards."""
+    server_url = os.environ.get("ARTIFICER_BENCH_DATABASE_URL")
+    folder: Path | None = None
+    embedded = None
+    if not server_url:
+        folder = Path(tempfile.mkdtemp(prefix="artificer-bench-", dir="/tmp"))
+        embedded = start_embedded(folder / "pgdata", cleanup_mode="delete")
+        server_url = embedded.server_uri("postgres")
+    name = f"artificer_bench_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f"create database {quote_identifier(name)}")
+        dsn = _with_database(server_url, name)
+        conn = await asyncpg.connect(dsn)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+        yield dsn
+    finally:
+        await admin.execute(f"drop database if exists {quote_identifier(name)} with (force)")
+        await admin.close()
+        if embedded is not None:
+            embedded.release()
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def make_rows(n: int, user_id: uuid.UUID) -> list[AgentActivityRow]:
+    start = datetime(2026, 3, 1, 12, 0, 0)
+    return [
+        AgentActivityRow(
+            agent_type="document_agent",
+            operation_type="document_generation",
+            operation_category="generation",
+            user_id=user_id,
+            operation_metadata={"tool_name": "create", "i": i},
+            resource_id=uuid.uuid4(),
+            resource_type="document",
+            duration_ms=1200 + i % 100,
+            start_time=start,
+            end_time=start,
+            model_id="gemini-2.0-flash",
+            provider="google",
+            input_tokens=1000,
+            output_tokens=400,
+            reasoning_tokens=0,
+            total_tokens=1400,
+            input_cost=Decimal("0.000075"),
+            output_cost=Decimal("0.000120"),
+            total_cost=Decimal("0.000195"),
+        )
+        for i in range(n)
+    ]
+
+
+async def measure(label: str, rows: int, coro) -> float:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    await coro
+    elapsed = time.perf_counter() - started
+    rate = rows / elapsed
+    print(f"  {label:<42} {rows:>7} rows  {elapsed:7.3f} s  {rate:>10,.0f} rows/s")
+    return rate
+
+
+class CountingRelay:
+    """Forwards 127.0.0.1:<port> to the database and counts request turns (client writes after replies)."""
+
+    def __init__(self, target: tuple[str, int] | str) -> None:
+        self.target = target
+        self.turns = 0
+        self._last_from_server = True
+        self.server: asyncio.base_events.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if isinstance(self.target, str):
+            up_reader, up_writer = await asyncio.open_unix_connection(self.target)
+        else:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, from_client: bool) -> None:
+            try:
+                while data := await src.read(65536):
+                    if from_client and self._last_from_server:
+                        self.turns += 1
+                    self._last_from_server = not from_client
+                    dst.write(data)
+                    await dst.drain()
+            finally:
+                dst.close()
+
+        await asyncio.gather(
+            pump(reader, up_writer, True), pump(up_reader, writer, False), return_exceptions=True
+        )
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+def _upstream(dsn: str) -> tuple[tuple[str, int] | str, str, str]:
+    parts = urlsplit(dsn)
+    database = parts.path.lstrip("/")
+    user = parts.username or "postgres"
+    if parts.hostname:
+        return (parts.hostname, parts.port or 5432), user, database
+    query = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)
+    host = query["host"]
+    port = query.get("port", "5432")
+    return f"{host}/.s.PGSQL.{port}", user, database
+
+
+async def count_round_trips(dsn: str, user_id: uuid.UUID) -> None:
+    target, user, database = _upstream(dsn)
+    relay = CountingRelay(target)
+    await relay.start()
+    password = urlsplit(dsn).password
+    conn = await asyncpg.connect(
+        host="127.0.0.1", port=relay.port, user=user, database=database, password=password
+    )
+    await init_connection(conn)
+    claims = {"sub": str(user_id), "role": "authenticated"}
+    try:
+
+        async def turns(label: str, action) -> None:  # type: ignore[no-untyped-def]
+            await action()  # warm: statements prepared and cached
+            before = relay.turns
+            await action()
+            print(f"  {label:<58} {relay.turns - before} round trip(s)")
+
+        doc = await documents.store_version(
+            conn, claims, document_id=None, title="t", content="c", kind="text"
+        )
+
+        async def store() -> None:
+            await documents.store_version(conn, claims, document_id=doc.id, content="next")
+
+        async def as_user_append() -> None:
+            async with as_user(conn, claims) as c:
+                await documents.add_version(c, doc.id, content="next")
+
+        async def limit() -> None:
+            await rate_limits.check_and_count(
+                conn,
+                user_id=user_id,
+                agent_type="document_agent",
+                per_minute=10**6,
+                per_hour=10**6,
+                per_day=10**6,
+            )
+
+        async def reset() -> None:
+            await conn.reset()
+
+        await turns("rate limit check_and_count", limit)
+        await turns("document store_version (one statement, RLS inside)", store)
+        await turns("document add_version inside as_user (BEGIN…COMMIT)", as_user_append)
+        await turns("pool release reset (asyncpg Connection.reset)", reset)
+    finally:
+        await conn.close()
+        await relay.close()
+
+
+async def main(rows: int, single_rows: int) -> None:
+    async with fresh_database() as dsn:
+        conn = await asyncpg.connect(dsn)
+        await init_connection(conn)
+        await use_binary_json_codecs(conn)
+        print(f"server: {conn.get_server_version()}")
+        user_id = uuid.uuid4()
+        await conn.execute(
+            "insert into auth.users (id, aud, role, email, raw_app_meta_data) "
+            "values ($1, 'authenticated', 'authenticated', 'bench@example.test', '{\"role\": \"user\"}')",
+            user_id,
+        )
+        data = make_rows(rows, user_id)
+        records = [r.record() for r in data]
+        sql = insert_sql(AgentActivityRow)
+
+        async def truncate() -> None:
+            await conn.execute("truncate agent_activity_logs")
+
+        print(f"agent_activity_logs ({len(AgentActivityRow.columns())} columns):")
+        results = {}
+        await truncate()
+
+        async def copy_batches(batch: int) -> None:
+            for i in range(0, len(records), batch):
+                await copy_rows(conn, AgentActivityRow, records[i : i + batch])
+
+        results["copy"] = await measure("COPY, batches of 1000", rows, copy_batches(1000))
+        await truncate()
+        results["copy100"] = await measure("COPY, batches of 100 (seed batch_size)", rows, copy_batches(100))
+        await truncate()
+        indexes = await conn.fetchval(
+            "select count(*) from pg_index where indrelid = 'agent_activity_logs'::regclass"
+        )
+        await conn.execute("create table bench_no_indexes (like agent_activity_logs including defaults)")
+
+        async def copy_bare() -> None:
+            for i in range(0, len(records), 1000):
+                await conn.copy_records_to_table(
+                    "bench_no_indexes",
+                    records=records[i : i + 1000],
+                    columns=list(AgentActivityRow.columns()),
+                )
+
+        results["bare"] = await measure(f"COPY, same table without its {indexes} indexes", rows, copy_bare())
+        await conn.execute("drop table bench_no_indexes")
+
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2, init=init_connection)
+        try:
+
+            async def through_writer() -> None:
+                writer = LogWriter(
+                    pool,
+                    {
+                        "agent_activity_logging_enabled": True,
+                        "performance_settings": {"batch_size": 1000, "batch_interval_ms": 1000},
+                    },
+                )
+                await writer.start()
+                for row in data:
+                    writer.log_activity(row)
+                await writer.aclose()
+
+            results["writer"] = await measure(
+                "LogWriter (redaction + COPY), batch 1000", rows, through_writer()
+            )
+        finally:
+            await pool.close()
+        await truncate()
+        results["executemany"] = await measure("INSERT executemany", rows, conn.executemany(sql, records))
+        await truncate()
+
+        async def singles() -> None:
+            for record in records[:single_rows]:
+                await conn.execute(sql, *record)
+
+        results["single"] = await measure("INSERT one statement per row", single_rows, singles())
+        print(
+            f"  COPY is {results['copy'] / results['executemany']:.1f}x executemany and "
+            f"{results['copy'] / results['single']:.1f}x single INSERTs; target >= 50,000 rows/s: "
+            f"{'met' if results['copy'] >= 50_000 else 'NOT met'} with the indexes, "
+            f"{'met' if results['bare'] >= 50_000 else 'NOT met'} without them"
+        )
+        print("round trips (after warm-up, statements cached):")
+        await count_round_trips(dsn, user_id)
+        await conn.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--single-rows", type=int, default=3_000)
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.rows, arguments.single_rows))
