@@ -99,6 +99,11 @@ def _is_connection_error(error: BaseException) -> bool:
     return isinstance(error, _CONNECTION_ERRORS)
 
 
+def _section(settings: dict[str, Any], name: str) -> dict[str, Any]:
+    value = settings.get(name)
+    return value if isinstance(value, dict) else {}
+
+
 def _flag(value: Any, default: bool) -> bool:
     return value if isinstance(value, bool) else default
 
@@ -123,9 +128,9 @@ class LoggingPolicy:
     @classmethod
     def from_settings(cls, settings: dict[str, Any] | None) -> LoggingPolicy:
         s = settings or {}
-        perf = s.get("performance_settings") if isinstance(s.get("performance_settings"), dict) else {}
-        privacy = s.get("privacy_settings") if isinstance(s.get("privacy_settings"), dict) else {}
-        toggles = s.get("category_toggles") if isinstance(s.get("category_toggles"), dict) else {}
+        perf = _section(s, "performance_settings")
+        privacy = _section(s, "privacy_settings")
+        toggles = _section(s, "category_toggles")
         batch_size = perf.get("batch_size", DEFAULT_BATCH_SIZE)
         interval = perf.get("batch_interval_ms", DEFAULT_INTERVAL_MS)
         rate = perf.get("sampling_rate", 1.0)

@@ -125,6 +125,13 @@ async def test_flushes_on_size_and_on_interval(pool: asyncpg.Pool, make_user) ->
     writer.log_activity(activity(user))
     await asyncio.sleep(0.6)
     assert await count(pool, "agent_activity_logs") == 6
+    writer.apply_settings(settings(performance_settings={"batch_writes": False, "batch_interval_ms": 60_000}))
+    writer.log_activity(activity(user))
+    for _ in range(50):
+        if await count(pool, "agent_activity_logs") == 7:
+            break
+        await asyncio.sleep(0.02)
+    assert await count(pool, "agent_activity_logs") == 7  # unbatched: written at once, off the call's path
     await writer.aclose()
     assert not writer.log_activity(activity(user))  # closed
 
