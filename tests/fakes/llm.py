@@ -130,6 +130,28 @@ class FakeLLM(FakeHTTPServer):
         raise NotImplementedError
 
 
+MAX_RETRIES = 2
+"""`provider_max_retries` in `settings_for`."""
+
+
+def settings_for(fake: FakeLLM, **overrides: Any) -> Any:
+    """`Settings` that point the fake's provider SDK at it: a key, its base URL, few retries."""
+    from artificer.server.settings import Settings
+
+    base = {"google": fake.url, "openai": f"{fake.url}/v1", "anthropic": fake.url}[fake.name]
+    values: dict[str, Any] = {
+        "google_api_key": None,
+        "openai_api_key": None,
+        "anthropic_api_key": None,
+        f"{fake.name}_api_key": "test-key-not-secret",
+        f"{fake.name}_base_url": base,
+        "provider_max_retries": MAX_RETRIES,
+        "provider_timeout_seconds": 10.0,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
 def sse(data: Any, event: str | None = None) -> bytes:
     import json
 

@@ -25,9 +25,8 @@ from artificer.agents.providers.base import (
     TooManySteps,
 )
 from artificer.agents.providers.registry import provider_for
-from conftest import MAX_RETRIES, settings_for
 from fakes.http import RecordedRequest
-from fakes.llm import Failure, FakeLLM, NativeUse, Turn
+from fakes.llm import MAX_RETRIES, Failure, FakeLLM, NativeUse, Turn, settings_for
 from pydantic import BaseModel
 
 pytestmark = pytest.mark.anyio
