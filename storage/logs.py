@@ -78,11 +78,20 @@ class LogRow:
         return cached
 
     def record(self, **replace: Any) -> tuple[Any, ...]:
-        """The row's values in column order (shallow), with `replace` overriding some of them."""
-        return tuple(replace[n] if n in replace else getattr(self, n) for n in self.columns())
+        """The row's values in column order (shallow), with `replace` overriding some of them.
+
+        Timezone-aware datetimes become naive UTC, the form of the tables' `timestamp` columns.
+        """
+        return tuple(_naive_utc(replace[n] if n in replace else getattr(self, n)) for n in self.columns())
 
 
 _COLUMNS_OF: dict[type, tuple[str, ...]] = {}
+
+
+def _naive_utc(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,6 +110,25 @@ async def test_copy_writes_every_column(pool: asyncpg.Pool, make_user) -> None:
     assert totals.calls == 1 and totals.total_cost == Decimal("0.000029")
 
 
+async def test_aware_datetimes_are_stored_as_utc(pool: asyncpg.Pool, make_user) -> None:
+    from datetime import UTC, timezone
+
+    user = await make_user()
+    paris = timezone(timedelta(hours=1))
+    start = datetime(2026, 3, 1, 13, 0, 0, tzinfo=paris)
+    writer = LogWriter(pool, settings())
+    writer.log_activity(activity(user, start_time=start, end_time=datetime(2026, 3, 1, 12, 0, 1, tzinfo=UTC)))
+    writer.log_usage(UsageRow(user_id=user, agent_type="document_agent", request_timestamp=start))
+    await writer.aclose()
+    row = await pool.fetchrow("select start_time, end_time from agent_activity_logs")
+    assert (row["start_time"], row["end_time"]) == (
+        datetime(2026, 3, 1, 12, 0, 0),
+        datetime(2026, 3, 1, 12, 0, 1),
+    )
+    assert await pool.fetchval("select request_timestamp from usage_logs") == datetime(2026, 3, 1, 12, 0, 0)
+    assert writer.stats.dropped_bad == 0
+
+
 async def test_flushes_on_size_and_on_interval(pool: asyncpg.Pool, make_user) -> None:
     user = await make_user()
     writer = LogWriter(pool, settings(performance_settings={"batch_size": 5, "batch_interval_ms": 60_000}))
