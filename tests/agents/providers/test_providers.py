@@ -394,6 +394,15 @@ async def test_an_empty_answer_is_a_typed_error(fake: FakeLLM, provider: LLMProv
                 pass
 
 
+async def test_a_stream_is_retried_by_the_sdk_before_it_opens(fake: FakeLLM, provider: LLMProvider) -> None:
+    fake.script(Failure(429), Failure(503), Turn(text=["Made ", "it."]))
+
+    result = await provider.stream(request_for()).collect()
+
+    assert (result.text, result.retries) == ("Made it.", 2)
+    assert len(fake.model_requests()) == 3
+
+
 async def test_a_stream_cut_before_any_text_is_reissued(fake: FakeLLM, provider: LLMProvider) -> None:
     fake.script(Turn(text=["lost"], cut_after_text=0), Turn(text=["Second ", "try."]))
 
