@@ -215,6 +215,7 @@ class LogWriter:
         *,
         max_queue: int = DEFAULT_MAX_QUEUE,
         report: TextIO | None = None,
+        close_timeout: float = 30.0,
     ) -> None:
         self._pool = pool
         self._policy = LoggingPolicy.from_settings(settings)
@@ -225,6 +226,8 @@ class LogWriter:
         self._flush_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._stopping = False
+        self._close_timeout = close_timeout
         self._pending = 0  # rows queued since the last flush started (wakes the flusher at batch_size)
         self.stats = WriterStats()
 
@@ -251,16 +254,24 @@ class LogWriter:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Stop the background task and write everything still queued."""
+        """Stop taking rows, let the background task finish its flush, and write everything still queued.
+
+        Waits at most `close_timeout` seconds (constructor) for the database; rows still queued after that
+        are reported on stderr.
+        """
         if self._closed:
             return
         self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self.flush()
+        self._stopping = True
+        self._wake.set()
+        task, self._task = self._task, None
+        with contextlib.suppress(TimeoutError):
+            if task is not None:
+                with contextlib.suppress(TimeoutError):  # wait_for cancels it; its batch is put back
+                    await asyncio.wait_for(task, self._close_timeout)
+            await asyncio.wait_for(self.flush(), self._close_timeout)
+        if self.pending:
+            self._say(f"closed with {self.pending} log rows not written (database unreachable)")
 
     @property
     def pending(self) -> int:
@@ -343,17 +354,16 @@ class LogWriter:
 
     # --- flushing -----------------------------------------------------------------------------
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._policy.interval_s)
             self._wake.clear()
             try:
                 await self.flush()
-            except asyncio.CancelledError:
-                raise
             except Exception as error:  # never let the background task die
                 self._say(f"log flush failed: {type(error).__name__}: {error}")
-                await asyncio.sleep(min(self._policy.interval_s, 1.0))
+                if not self._stopping:
+                    await asyncio.sleep(min(self._policy.interval_s, 1.0))
 
     async def flush(self) -> int:
         """Write everything queued now; returns the number of rows written."""
@@ -366,6 +376,9 @@ class LogWriter:
                     batch = [queue.popleft() for _ in range(min(size, len(queue)))]
                     try:
                         written += await self._write_batch(row_type, batch)
+                    except asyncio.CancelledError:
+                        queue.extendleft(reversed(batch))  # not lost when the task is cancelled
+                        raise
                     except Exception as error:
                         if not _is_connection_error(error):
                             raise

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 import asyncpg
@@ -58,12 +58,14 @@ async def check_and_count(
 ) -> RateLimitDecision:
     """Count one call of `user_id` on `agent_type` if all windows have room; one round trip.
 
-    A limit of None leaves that window unlimited. `now` (naive UTC) is for tests of window rollover;
+    A limit of None leaves that window unlimited. `now` (naive UTC, or aware) is for tests of window rollover;
     the database clock is used otherwise.
     """
     for name, value in (("per_minute", per_minute), ("per_hour", per_hour), ("per_day", per_day)):
         if value is not None and value < 0:
             raise ValueError(f"{name} must be >= 0, got {value}")
+    if now is not None and now.tzinfo is not None:
+        now = now.astimezone(UTC).replace(tzinfo=None)
     record = await pool_or_conn.fetchrow(_CHECK_SQL, user_id, agent_type, per_minute, per_hour, per_day, now)
     assert record is not None
     return RateLimitDecision(

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import asyncpg
 import pytest
@@ -46,6 +46,9 @@ async def test_window_rollover(pool: asyncpg.Pool, make_user) -> None:
     hour_full = await rate_limits.check_and_count(pool, **args, now=next_minute + timedelta(seconds=1))
     assert (hour_full.allowed, hour_full.window, hour_full.limit) == (False, "hour", 3)
     assert hour_full.retry_after_seconds == pytest.approx(28 * 60 + 54)
+    # an aware `now` is the same instant in UTC
+    aware = datetime(2026, 3, 1, 13, 31, 7, tzinfo=timezone(timedelta(hours=1)))
+    assert not (await rate_limits.check_and_count(pool, **args, now=aware)).allowed
     # next hour: allowed again
     next_hour = datetime(2026, 3, 1, 13, 0, 0)
     ok = await rate_limits.check_and_count(pool, **args, now=next_hour)
