@@ -143,5 +143,6 @@ def tracking_http_client(
     return httpx2.AsyncClient(
         timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
         follow_redirects=True,
+        limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100),
         event_hooks={"request": [on_request], "response": [on_response]},
     )
