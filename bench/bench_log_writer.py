@@ -157,20 +157,25 @@ def _upstream(dsn: str) -> tuple[tuple[str, int] | str, str, str]:
     return f"{host}/.s.PGSQL.{port}", user, database
 
 
-async def count_round_trips(dsn: str, user_id: uuid.UUID) -> None:
+async def count_round_trips(dsn: str, user_id: uuid.UUID, *, statement_cache_size: int = 100) -> None:
     target, user, database = _upstream(dsn)
     relay = CountingRelay(target)
     await relay.start()
     password = urlsplit(dsn).password
     conn = await asyncpg.connect(
-        host="127.0.0.1", port=relay.port, user=user, database=database, password=password
+        host="127.0.0.1",
+        port=relay.port,
+        user=user,
+        database=database,
+        password=password,
+        statement_cache_size=statement_cache_size,
     )
     await init_connection(conn)
     claims = {"sub": str(user_id), "role": "authenticated"}
     try:
 
         async def turns(label: str, action) -> None:  # type: ignore[no-untyped-def]
-            await action()  # warm: statements prepared and cached
+            await action()  # warm: statements prepared and cached (when the cache is on)
             before = relay.turns
             await action()
             print(f"  {label:<58} {relay.turns - before} round trip(s)")
@@ -202,7 +207,8 @@ async def count_round_trips(dsn: str, user_id: uuid.UUID) -> None:
         await turns("rate limit check_and_count", limit)
         await turns("document store_version (one statement, RLS inside)", store)
         await turns("document add_version inside as_user (BEGIN…COMMIT)", as_user_append)
-        await turns("pool release reset (asyncpg Connection.reset)", reset)
+        if statement_cache_size:
+            await turns("pool release reset (asyncpg Connection.reset)", reset)
     finally:
         await conn.close()
         await relay.close()
@@ -293,6 +299,8 @@ async def main(rows: int, single_rows: int) -> None:
         )
         print("round trips (after warm-up, statements cached):")
         await count_round_trips(dsn, user_id)
+        print("round trips with statement_cache_size=0 (transaction poolers such as Supabase's port 6543):")
+        await count_round_trips(dsn, user_id, statement_cache_size=0)
         await conn.close()
 
 
