@@ -25,6 +25,8 @@ from artificer.storage.migrations import migrate
 SESSION_TAG = uuid.uuid4().hex[:10]
 DATABASE_PREFIX = f"artificer_test_{SESSION_TAG}"
 
+TEMPLATE_BUILD_LOCK = 0x41525446_54455354  # "ARTF" "TEST"
+
 _created_databases: set[str] = set()
 _admin_url_for_exit: list[str] = []
 _counter = iter(range(1, 1_000_000))
@@ -93,11 +95,17 @@ async def _template_database(_admin_connection: asyncpg.Connection, pg_admin_url
     """One database per session with every migration applied; tests get clones of it."""
     name = f"{DATABASE_PREFIX}_template"
     await _create_database(_admin_connection, name, "template0")
-    conn = await asyncpg.connect(database_dsn(pg_admin_url, name))
+    # Roles belong to the whole server: two test sessions on one shared server must not run the auth shim's
+    # CREATE ROLEs at the same moment, so template builds take turns (a lock in the admin database).
+    await _admin_connection.execute("select pg_advisory_lock($1)", TEMPLATE_BUILD_LOCK)
     try:
-        await migrate(conn)
+        conn = await asyncpg.connect(database_dsn(pg_admin_url, name))
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
     finally:
-        await conn.close()
+        await _admin_connection.execute("select pg_advisory_unlock($1)", TEMPLATE_BUILD_LOCK)
     try:
         yield name
     finally:
@@ -156,6 +164,21 @@ def make_user(pool: asyncpg.Pool) -> MakeUser:
         return user_id
 
     return make
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM (a CI timeout, `kill`) interrupts like Ctrl-C, so fixture teardown still drops databases."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread() and (
+        signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    ):
+
+        def interrupt(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt(f"signal {signum}")
+
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
