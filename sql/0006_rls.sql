@@ -55,6 +55,16 @@ CREATE POLICY "Users can vote on messages in own chats" ON "Vote_v2"
         SELECT 1 FROM "Chat" c JOIN "Message_v2" m ON m."chatId" = c.id
         WHERE c.id = "Vote_v2"."chatId" AND m.id = "Vote_v2"."messageId" AND c.user_id = (SELECT auth.uid())));
 
+-- A policy on "Document" that reads "Document" itself recurses ("infinite recursion detected in policy"):
+-- the parent-ownership check goes through this SECURITY DEFINER helper, which only answers
+-- "is this document the caller's?".
+CREATE FUNCTION public.artificer_owns_document(p_id uuid) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT EXISTS (SELECT 1 FROM public."Document" d WHERE d.id = p_id AND d.user_id = (SELECT auth.uid()))
+$$;
+REVOKE ALL ON FUNCTION public.artificer_owns_document(uuid) FROM PUBLIC, anon;
+GRANT EXECUTE ON FUNCTION public.artificer_owns_document(uuid) TO authenticated, service_role;
+
 -- Document -------------------------------------------------------------------------------------------
 CREATE POLICY "Users can read own documents" ON "Document"
     FOR SELECT TO authenticated USING ((SELECT auth.uid()) = user_id);
@@ -63,9 +73,7 @@ CREATE POLICY "Users can create own documents" ON "Document"
         (SELECT auth.uid()) = user_id
         AND (chat_id IS NULL OR EXISTS (
             SELECT 1 FROM "Chat" c WHERE c.id = "Document".chat_id AND c.user_id = (SELECT auth.uid())))
-        AND (parent_version_id IS NULL OR EXISTS (
-            SELECT 1 FROM "Document" p
-            WHERE p.id = "Document".parent_version_id AND p.user_id = (SELECT auth.uid()))));
+        AND (parent_version_id IS NULL OR public.artificer_owns_document(parent_version_id)));
 CREATE POLICY "Users can update own documents" ON "Document"
     FOR UPDATE TO authenticated
     USING ((SELECT auth.uid()) = user_id)

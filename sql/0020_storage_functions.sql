@@ -250,22 +250,3 @@ REVOKE ALL ON FUNCTION public.artificer_append_document_version(uuid, text, text
 GRANT EXECUTE ON FUNCTION public.artificer_append_document_version(uuid, text, text, text, jsonb, integer, uuid)
     TO authenticated;
 
--- Document INSERT policy without self-reference ----------------------------------------------------------
--- 0006's "Users can create own documents" checks the parent version with a subquery on "Document" itself,
--- which Postgres rejects at every INSERT as authenticated ("infinite recursion detected in policy for
--- relation Document"). Same rule, same name, with the parent lookup in a SECURITY DEFINER helper that
--- only answers "is this document the caller's?".
-CREATE OR REPLACE FUNCTION public.artificer_owns_document(p_id uuid) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
-    SELECT EXISTS (SELECT 1 FROM public."Document" d WHERE d.id = p_id AND d.user_id = (SELECT auth.uid()))
-$$;
-REVOKE ALL ON FUNCTION public.artificer_owns_document(uuid) FROM PUBLIC, anon;
-GRANT EXECUTE ON FUNCTION public.artificer_owns_document(uuid) TO authenticated, service_role;
-
-DROP POLICY IF EXISTS "Users can create own documents" ON "Document";
-CREATE POLICY "Users can create own documents" ON "Document"
-    FOR INSERT TO authenticated WITH CHECK (
-        (SELECT auth.uid()) = user_id
-        AND (chat_id IS NULL OR EXISTS (
-            SELECT 1 FROM "Chat" c WHERE c.id = "Document".chat_id AND c.user_id = (SELECT auth.uid())))
-        AND (parent_version_id IS NULL OR public.artificer_owns_document(parent_version_id)));

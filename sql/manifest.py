@@ -52,6 +52,11 @@ FUNCTIONS: tuple[str, ...] = (
     "admin_config_expect",
     "admin_config_fail",
     "notify_config_change",
+    # the storage layer: one-statement document store, the rate limiter, the Document policy helper
+    "artificer_owns_document",
+    "artificer_append_document_version",
+    "artificer_save_document_version",
+    "artificer_rate_limit_check_and_count",
 )
 
 INDEXES: tuple[str, ...] = (
