@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -94,6 +95,11 @@ def translate_connect_error(dsn: str, error: BaseException, timeout: float) -> D
         return DatabaseError(f"database {_database_of(dsn)!r} does not exist on Postgres at {where}")
     if isinstance(error, asyncpg.ClientConfigurationError | ValueError):
         return DatabaseError(f"malformed DATABASE_URL {redact_dsn(dsn)}: {error}")
+    if isinstance(error, ssl.SSLError) or (isinstance(error, OSError) and "SSL" in str(error)):
+        return DatabaseError(
+            f"SSL with Postgres at {where} failed ({error}): check ?sslmode= in DATABASE_URL "
+            "(require/verify-full need a server with SSL; disable for a local server without it)"
+        )
     if isinstance(error, OSError):
         if isinstance(error, ConnectionRefusedError) or "Connect call failed" in str(error):
             reason = "connection refused"

@@ -154,6 +154,25 @@ async def test_connect_errors_are_typed_and_redacted(pg_admin_url: str) -> None:
         await connect(urlunsplit(parts._replace(path="/" + missing)))
     with pytest.raises(DatabaseError, match="cannot reach"):
         await create_pool(f"postgresql://u:s3cret@127.0.0.1:{port}/db", min_size=1)
+    with pytest.raises(DatabaseError, match=r"malformed DATABASE_URL.*sslmode"):
+        await connect(f"postgresql://u:s3cret@127.0.0.1:{port}/db?sslmode=sometimes")
+
+
+async def test_sslmode_is_honoured(pg_admin_url: str) -> None:
+    conn = await connect(pg_admin_url)
+    try:
+        server_has_ssl = await conn.fetchval("select current_setting('ssl') = 'on'")
+    finally:
+        await conn.close()
+    if server_has_ssl:
+        pytest.skip("this test server speaks SSL; the refusal below needs one without it")
+    separator = "&" if "?" in pg_admin_url else "?"
+    if "host=/" in pg_admin_url:
+        pytest.skip("unix sockets never use SSL")
+    with pytest.raises(DatabaseError, match=r"SSL with Postgres at .* failed.*check \?sslmode="):
+        await connect(f"{pg_admin_url}{separator}sslmode=require")
+    conn = await connect(f"{pg_admin_url}{separator}sslmode=prefer")  # falls back to plain
+    await conn.close()
 
 
 async def test_resolve_database_prefers_database_url(

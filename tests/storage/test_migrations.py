@@ -238,3 +238,24 @@ async def test_reset_drops_public_contents_and_migrates_again(
     assert await conn.fetchval("select note from public.probe where id = 1") == "touched"
     assert await conn.fetchval("select to_regclass('elsewhere.kept')") is not None
     assert (await verify(conn, PROBE_MANIFEST)).ok
+
+
+async def test_reset_of_the_real_schema_keeps_auth_users_and_verifies(database_url: str, make_user) -> None:
+    user_id = await make_user(role="admin")
+    conn = await connect(database_url)
+    try:
+        applied_before = len(await recorded(conn))
+        await conn.execute("create table public.stray (id int)")
+
+        applied = await reset(conn)
+
+        assert len(applied) == applied_before
+        assert await conn.fetchval("select to_regclass('public.stray')") is None
+        assert await conn.fetchval("select raw_app_meta_data from auth.users where id = $1", user_id) == {
+            "role": "admin"
+        }
+        report = await verify(conn)
+        assert report.ok, report.render()
+        assert await migrate(conn) == []
+    finally:
+        await conn.close()
