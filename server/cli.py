@@ -155,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 async def serve(args: argparse.Namespace, settings: Settings) -> int:
     """`artificer serve`: the MCP server over stdio, or Streamable HTTP at /mcp with GET /health."""
     from artificer.server.app import serve_http, serve_stdio
+    from artificer.server.catalog import CatalogError
     from artificer.server.identity import IdentityError
 
     try:
@@ -167,6 +168,14 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
         await serve_http(http_settings)
     except IdentityError as error:
         raise CommandError(str(error)) from None
+    except BaseExceptionGroup as group:
+        # Startup failures surface from inside the SDK's task groups; report the first one as one line.
+        leaf: BaseException = group
+        while isinstance(leaf, BaseExceptionGroup) and leaf.exceptions:
+            leaf = leaf.exceptions[0]
+        if isinstance(leaf, IdentityError | CatalogError | DatabaseError):
+            raise CommandError(str(leaf)) from None
+        raise
     return EXIT_OK
 
 
@@ -204,7 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         say("artificer: interrupted")
         return 130
-    say(f"artificer: error: {message}")
+    one_line = "; ".join(line.strip() for line in message.splitlines() if line.strip())
+    say(f"artificer: error: {one_line}")
     return EXIT_ERROR
 
 
