@@ -154,7 +154,7 @@ async def ensure_database(server_uri: str, name: str) -> bool:
             return False
         try:
             await conn.execute(f"create database {quote_identifier(name)}")
-        except asyncpg.DuplicateDatabaseError:  # another process created it meanwhile
+        except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):  # another process won the race
             return False
         return True
     finally:

@@ -201,3 +201,21 @@ async def test_embedded_by_default_says_where_the_data_lives(tmp_path: Path) -> 
     assert (data_dir / "PG_VERSION").exists()
     again = await artificer("db", "status", env=env, cwd=tmp_path)
     assert ", pending: 0" in again.stdout.decode()
+
+
+async def test_two_concurrent_migrates_share_one_fresh_embedded_cluster(tmp_path: Path) -> None:
+    env = clean_env(ARTIFICER_DATA_DIR=str(tmp_path / "shared" / "pg"))
+    results: list[subprocess.CompletedProcess[bytes]] = []
+
+    async def migrate_once() -> None:
+        results.append(await artificer("db", "migrate", env=env, cwd=tmp_path))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(migrate_once)
+        group.start_soon(migrate_once)
+
+    assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
+    applied = [[ln for ln in r.stdout.decode().splitlines() if ln.startswith("applied ")] for r in results]
+    assert sorted(len(lines) for lines in applied)[0] == 0  # one of them found nothing left to do
+    assert max(len(lines) for lines in applied) > 0
+    assert not (tmp_path / "shared" / "pg" / "postmaster.pid").exists()  # the last one out stopped it
