@@ -30,6 +30,7 @@ from artificer.agents.providers.base import ModelPricing
 logger = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "artificer_config"
+LISTEN_APPLICATION_NAME = "artificer-config-listener"
 PROVIDERS = ("google", "openai", "anthropic")
 
 
@@ -270,7 +271,9 @@ class CatalogService:
         first = True
         while True:
             try:
-                conn = await asyncpg.connect(self.listen_dsn, timeout=10)
+                conn = await asyncpg.connect(
+                    self.listen_dsn, timeout=10, server_settings={"application_name": LISTEN_APPLICATION_NAME}
+                )
             except (OSError, asyncpg.PostgresError, TimeoutError) as error:
                 delay = self.reconnect_delays[min(attempt, len(self.reconnect_delays) - 1)]
                 attempt += 1
