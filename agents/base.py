@@ -24,7 +24,8 @@ from uuid import UUID
 from artificer.agents.providers.base import LLMProvider, LLMResult, ModelPricing
 from pydantic import BaseModel
 
-OperationCategory = Literal["generation", "editing", "analysis", "restore", "execution", "search"]
+OperationCategory = Literal["generation", "execution", "tool_use", "streaming", "configuration"]
+"""The values `agent_activity_logs.operation_category` allows."""
 
 
 class AgentInputError(Exception):

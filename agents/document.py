@@ -381,11 +381,16 @@ SPEC = AgentSpec(
     operations=(
         Operation("create", "create", "document_generation", "generation", requires=("instruction",)),
         Operation(
-            "update", "update", "document_generation", "editing", requires=("documentId", "instruction")
+            "update", "update", "document_generation", "generation", requires=("documentId", "instruction")
         ),
-        Operation("suggest", "suggestion", "document_generation", "analysis", requires=("documentId",)),
+        Operation("suggest", "suggestion", "document_generation", "generation", requires=("documentId",)),
         Operation(
-            "revert", "revert", "document_generation", "restore", requires=("documentId",), calls_model=False
+            "revert",
+            "revert",
+            "document_generation",
+            "generation",
+            requires=("documentId",),
+            calls_model=False,
         ),
     ),
     input_model=DocumentAgentInput,

@@ -1,0 +1,235 @@
+"""The document agent through the MCP server (in-process client, real Postgres, fake Gemini on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+
+import anyio
+import pytest
+from fakes.gemini import FakeGemini
+from fakes.llm import Failure, Turn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
+from mcp_harness import count_rows, in_process, make_settings
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def gemini():
+    fake = FakeGemini().start()
+    yield fake
+    fake.stop()
+
+
+async def create(
+    client, gemini: FakeGemini, text: str = "# Doc\n\nThe quick brown fox jumps over the lazy dog.", **args
+):
+    gemini.script(Turn(text=text))
+    result = await client.call_tool("document_agent", {"operation": "create", "instruction": "Doc", **args})
+    assert not result.is_error, result.content
+    return result.structured_content
+
+
+async def snapshot(pool) -> tuple:
+    docs = await pool.fetch('select id, version_number, content from "Document" order by id, version_number')
+    suggestions = await pool.fetchval('select count(*) from "Suggestion"')
+    return [tuple(r) for r in docs], suggestions
+
+
+async def test_create_uses_config_prompt_and_title(database_url, make_user, gemini, pool) -> None:
+    user = await make_user()
+    async with in_process(make_settings(database_url, user, gemini)) as client:
+        doc = await create(client, gemini, text="```markdown\n# Fenced\n\nBody\n```", title="Explicit title")
+    assert doc["title"] == "Explicit title" and doc["content"] == "# Fenced\n\nBody"
+    body = gemini.bodies()[-1]
+    config = await pool.fetchval(
+        "select config_data -> 'tools' -> 'create' from admin_config "
+        "where config_key = 'document_agent_google'"
+    )
+    assert body["systemInstruction"]["parts"][0]["text"] == config["systemPrompt"]
+    expected = (
+        config["userPromptTemplate"].replace("{title}", "Explicit title").replace("{instruction}", "Doc")
+    )
+    assert body["contents"][0]["parts"][0]["text"] == expected
+    row = await pool.fetchrow('select * from "Document" where id = $1', uuid.UUID(doc["id"]))
+    meta = row["metadata"]
+    assert meta["updateType"] == "create" and meta["modelUsed"] == "gemini-2.0-flash" and "createdAt" in meta
+
+
+async def test_title_is_first_line_truncated(database_url, make_user, gemini) -> None:
+    user = await make_user()
+    instruction = "A" * 150 + "\nsecond line"
+    async with in_process(make_settings(database_url, user, gemini)) as client:
+        gemini.script(Turn(text="body"))
+        result = await client.call_tool("document_agent", {"operation": "create", "instruction": instruction})
+    assert result.structured_content["title"] == "A" * 100
+
+
+async def test_update_revert_and_history(database_url, make_user, gemini, pool) -> None:
+    user = await make_user()
+    async with in_process(make_settings(database_url, user, gemini)) as client:
+        doc = await create(client, gemini, text="version one")
+        gemini.script(Turn(text="version two"))
+        updated = await client.call_tool(
+            "document_agent", {"operation": "update", "documentId": doc["id"], "instruction": "make it two"}
+        )
+        assert updated.structured_content["version"] == 2
+        assert "version one" in gemini.bodies()[-1]["contents"][0]["parts"][0]["text"]
+        calls_before = len(gemini.model_requests())
+        reverted = await client.call_tool("document_agent", {"operation": "revert", "documentId": doc["id"]})
+        assert not reverted.is_error, reverted.content
+        assert len(gemini.model_requests()) == calls_before, "revert must not call the model"
+        out = reverted.structured_content
+        assert (out["version"], out["content"], out["revertedFrom"], out["revertedTo"]) == (
+            3,
+            "version one",
+            2,
+            1,
+        )
+        history = await client.call_tool("artifacts", {"action": "history", "documentId": doc["id"]})
+        assert [v["updateType"] for v in history.structured_content["versions"]] == [
+            "create",
+            "update",
+            "revert",
+        ]
+        v2 = await client.read_resource(f"artifact://{doc['id']}/v/2")
+        assert v2.contents[0].text == "version two"
+    meta = await pool.fetchval(
+        'select metadata from "Document" where id = $1 and version_number = 2', uuid.UUID(doc["id"])
+    )
+    assert (
+        meta["updateType"] == "update"
+        and meta["previousVersion"] == 1
+        and meta["updateInstruction"] == "make it two"
+    )
+
+
+async def test_suggest_saves_only_suggestions_found_in_the_text(
+    database_url, make_user, gemini, pool
+) -> None:
+    user = await make_user()
+    answer = {
+        "suggestions": [
+            {"originalText": "quick brown fox", "suggestedText": "swift fox", "description": "shorter"},
+            {"originalText": "not in the document", "suggestedText": "x", "description": "invented"},
+        ]
+    }
+    async with in_process(make_settings(database_url, user, gemini)) as client:
+        doc = await create(client, gemini)
+        gemini.script(Turn(text=json.dumps(answer)))
+        result = await client.call_tool("document_agent", {"operation": "suggest", "documentId": doc["id"]})
+    assert not result.is_error, result.content
+    out = result.structured_content
+    assert [s["originalText"] for s in out["suggestions"]] == ["quick brown fox"]
+    assert out["droppedSuggestions"] == 1
+    rows = await pool.fetch('select "originalText", user_id from "Suggestion"')
+    assert [(r["originalText"], r["user_id"]) for r in rows] == [("quick brown fox", user)]
+
+
+async def test_bad_arguments_are_tool_errors_and_change_nothing(
+    database_url, make_user, gemini, pool
+) -> None:
+    await pool.execute(
+        "update admin_config set config_data = jsonb_set(config_data, '{rateLimit,perMinute}', '100') "
+        "where config_key = 'document_agent_google'"
+    )
+    user = await make_user()
+    other = await make_user()
+    async with in_process(make_settings(database_url, other, gemini)) as client:
+        foreign = await create(client, gemini)
+    async with in_process(make_settings(database_url, user, gemini)) as client:
+        mine = await create(client, gemini)
+        before = await snapshot(pool)
+        cases = [
+            ({}, "operation"),
+            ({"operation": "create"}, "instruction"),
+            ({"operation": "create", "instruction": 42}, "instruction"),
+            ({"operation": "create", "instruction": "x" * 20_001}, "instruction"),
+            ({"operation": "update", "instruction": "x"}, "documentId"),
+            ({"operation": "update", "documentId": "not-a-uuid", "instruction": "x"}, "documentId"),
+            ({"operation": "update", "documentId": str(uuid.uuid4()), "instruction": "x"}, "not found"),
+            ({"operation": "update", "documentId": foreign["id"], "instruction": "x"}, "not found"),
+            ({"operation": "revert", "documentId": foreign["id"]}, "not found"),
+            ({"operation": "revert", "documentId": mine["id"]}, "nothing to revert"),
+            ({"operation": "revert", "documentId": mine["id"], "targetVersion": 0}, "targetVersion"),
+            ({"operation": "suggest", "documentId": foreign["id"]}, "not found"),
+            ({"operation": "fly"}, "operation"),
+            ({"operation": "create", "instruction": "x", "model": "no-such-model"}, "no-such-model"),
+            ({"operation": "create", "instruction": "x", "unknown": 1}, "unknown"),
+        ]
+        for arguments, expected in cases:
+            result = await client.call_tool("document_agent", arguments)
+            assert result.is_error, arguments
+            text = result.content[0].text
+            assert expected in text, (arguments, text)
+            assert "Traceback" not in text
+        assert await snapshot(pool) == before
+        assert len(gemini.model_requests()) == 2  # only the two creates reached the model
+
+
+async def test_provider_failure_mid_stream_leaves_no_version(database_url, make_user, gemini, pool) -> None:
+    user = await make_user()
+    async with in_process(make_settings(database_url, user, gemini)) as client:
+        gemini.script(Turn(text=["part one ", "part two ", "part three"], cut_after_text=1))
+        result = await client.call_tool("document_agent", {"operation": "create", "instruction": "x"})
+        assert result.is_error and "model call failed" in result.content[0].text
+        gemini.script(Failure(500), Failure(500), Failure(500), Failure(500))
+        result = await client.call_tool("document_agent", {"operation": "create", "instruction": "x"})
+        assert result.is_error
+    assert await count_rows(database_url, "Document") == 0
+
+
+async def test_cancelled_call_writes_nothing(database_url, make_user, gemini, pool) -> None:
+    user = await make_user()
+    async with in_process(make_settings(database_url, user, gemini)) as client:
+        gemini.script(Turn(text=["first ", "second"], hang=True))
+        with anyio.move_on_after(1.5) as scope:
+            await client.call_tool("document_agent", {"operation": "create", "instruction": "x"})
+        assert scope.cancelled_caught
+        with anyio.fail_after(5):
+            while not gemini.disconnected.is_set():  # noqa: ASYNC110 — a threading.Event set by the fake
+                await anyio.sleep(0.05)
+    assert await count_rows(database_url, "Document") == 0
+
+
+async def test_one_activity_row_per_operation_and_one_usage_row_per_model_call(
+    database_url, make_user, gemini, pool
+) -> None:
+    await pool.execute(
+        "update admin_config set config_data = config_data || "
+        """'{"agent_activity_logging_enabled": true, "error_logging_enabled": true}'::jsonb """
+        "where config_key = 'logging_settings'"
+    )
+    user = await make_user()
+    async with in_process(make_settings(database_url, user, gemini)) as client:
+        gemini.script(Turn(text="one", input_tokens=100, output_tokens=50, reasoning_tokens=10))
+        doc = (
+            await client.call_tool("document_agent", {"operation": "create", "instruction": "x"})
+        ).structured_content
+        await client.call_tool(
+            "document_agent", {"operation": "revert", "documentId": doc["id"]}
+        )  # fails: v1 only
+    activity = await pool.fetch(
+        "select * from agent_activity_logs where user_id = $1 order by start_time", user
+    )
+    assert [(r["operation_type"], r["success"]) for r in activity] == [
+        ("document_generation", True),
+        ("document_generation", False),
+    ]
+    ok, failed = activity
+    assert (ok["input_tokens"], ok["output_tokens"], ok["reasoning_tokens"]) == (100, 50, 10)
+    assert ok["model_id"] == "gemini-2.0-flash" and ok["provider"] == "google" and ok["thinking_mode"] is True
+    # gemini-2.0-flash: $0.075 / $0.30 per million; reasoning billed as output (Gemini reports it apart)
+    assert float(ok["total_cost"]) == pytest.approx((100 * 0.075 + 60 * 0.30) / 1e6, abs=1e-6)
+    assert ok["resource_id"] == uuid.UUID(doc["id"]) and ok["end_time"] >= ok["start_time"]
+    assert failed["error_type"] == "AgentInputError" and "nothing to revert" in failed["error_message"]
+    usage = await pool.fetch("select * from usage_logs where user_id = $1", user)
+    assert (
+        len(usage) == 1 and usage[0]["input_tokens"] == 100 and usage[0]["model_used"] == "gemini-2.0-flash"
+    )
+    errors = await pool.fetch("select * from error_logs where user_id = $1", user)
+    assert len(errors) == 1 and errors[0]["error_category"] == "document_agent.revert"
