@@ -1,0 +1,324 @@
+"""Pipeline overhead: a bare no-op MCP tool vs a full `document_agent` create, over the same transport.
+
+    uv run python bench/bench_pipeline.py [--calls 200] [--database-url postgresql://…]
+
+One run measures, against a fake Gemini that answers at once (tests/fakes, real google-genai SDK):
+- in-process (`Client(server)`) and stdio (`artificer serve` subprocess) per-call latency of
+  1. `noop`: a bare low-level MCP tool that returns a constant,
+  2. `noop+llm`: the same bare tool making the same provider call as create (no pipeline, no database),
+  3. `document_agent create`: identity → config → rate limit → run → store → log;
+- the ratios full/noop and full/(noop+llm) (the pipeline's own share);
+- database round trips per call: counted on the client side of every asyncpg connection in-process
+  (hot path = statements issued while the call runs, minus the log writer's batched COPY), and as
+  transactions per call from pg_stat_database for the stdio server.
+
+Without --database-url a scratch database is created on ARTIFICER_TEST_DATABASE_URL (or
+postgresql://postgres@127.0.0.1:5432/postgres), migrated, and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import asyncpg
+import mcp_types as types
+from mcp.client import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+
+THIS_FILE = Path(__file__).resolve()
+ROOT = THIS_FILE.parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from artificer.agents.providers.base import LLMRequest  # noqa: E402
+from artificer.server.app import build_server, make_provider  # noqa: E402
+from artificer.server.settings import Settings  # noqa: E402
+from artificer.storage.migrations import migrate  # noqa: E402
+from fakes.gemini import FakeGemini  # noqa: E402
+from fakes.llm import Turn  # noqa: E402
+
+ADMIN_URL = os.environ.get("ARTIFICER_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+ARTIFICER = str(ROOT / ".venv" / "bin" / "artificer")
+ANSWER = "# Bench\n\nA short document."
+
+
+# --- the bare servers ---------------------------------------------------------------------------------
+
+
+def bare_server(settings: Settings | None = None) -> Server[Any]:
+    """`noop` returns a constant; `noop_llm` makes the provider call create makes, and nothing else.
+
+    The request is the one create sends (system prompt and filled template from admin_config, thinking
+    on as model_config says), passed in BENCH_SYSTEM / BENCH_PROMPT.
+    """
+    provider = make_provider("google", settings) if settings is not None else None
+    noop_tool = types.Tool(name="noop", input_schema={"type": "object", "properties": {}})
+    llm_tool = types.Tool(name="noop_llm", input_schema={"type": "object", "properties": {}})
+
+    async def on_list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=[noop_tool, llm_tool])
+
+    async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        if params.name == "noop_llm" and provider is not None:
+            request = LLMRequest(
+                model="gemini-2.0-flash",
+                prompt=os.environ.get("BENCH_PROMPT", "Create a document."),
+                system=os.environ.get("BENCH_SYSTEM", "You write."),
+                temperature=0.7,
+                thinking=True,
+            )
+            async with provider.stream(request) as stream:
+                async for delta in stream:
+                    await ctx.session.report_progress(float(len(delta.text)), None, "writing")
+                text = stream.result.text
+            return types.CallToolResult(content=[types.TextContent(type="text", text=text)])
+        return types.CallToolResult(content=[types.TextContent(type="text", text="ok")])
+
+    return Server("bare", on_list_tools=on_list_tools, on_call_tool=on_call_tool)
+
+
+async def serve_bare_stdio() -> None:
+    settings = Settings()
+    server = bare_server(settings)
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
+# --- round-trip counting ------------------------------------------------------------------------------
+
+
+class RoundTrips:
+    """Counts statements sent by every asyncpg connection of this process, by kind."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.active = False
+
+    def record(self, query: str) -> None:
+        if not self.active:
+            return
+        q = " ".join(query.split()).lower()
+        if "artificer_rate_limit" in q:
+            kind = "rate limit"
+        elif "artificer_save_document_version" in q:
+            kind = "store document"
+        elif q.startswith("copy") or q.startswith("insert into agent_activity") or "usage_logs" in q:
+            kind = "log writer (batched, off the call)"
+        elif "pg_advisory_unlock_all" in q or q.startswith("reset all"):
+            kind = "pool reset on release"
+        elif q == "select 1":
+            kind = "listener keep-alive"
+        else:
+            kind = q[:60]
+        self.counts[kind] += 1
+
+    def install(self) -> None:
+        counter = self
+        original_execute = asyncpg.connection.Connection._execute
+        original_simple = asyncpg.connection.Connection.execute
+        original_copy = asyncpg.connection.Connection.copy_records_to_table
+
+        async def _execute(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+            counter.record(query)
+            return await original_execute(self, query, *args, **kwargs)
+
+        async def execute(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+            if not args:  # the simple-query path; with args it goes through _execute
+                counter.record(query)
+            return await original_simple(self, query, *args, **kwargs)
+
+        async def copy_records_to_table(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+            counter.record("copy " + table_name)
+            return await original_copy(self, table_name, *args, **kwargs)
+
+        asyncpg.connection.Connection._execute = _execute  # type: ignore[method-assign]
+        asyncpg.connection.Connection.execute = execute  # type: ignore[method-assign]
+        asyncpg.connection.Connection.copy_records_to_table = copy_records_to_table  # type: ignore[method-assign]
+
+
+ROUND_TRIPS = RoundTrips()
+
+
+# --- timing -------------------------------------------------------------------------------------------
+
+
+async def time_calls(call: Callable[[int], Awaitable[Any]], n: int, warmup: int = 10) -> list[float]:
+    for i in range(warmup):
+        await call(-1 - i)
+    samples = []
+    for i in range(n):
+        start = time.perf_counter()
+        await call(i)
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def summary(samples: list[float]) -> str:
+    q = statistics.quantiles(samples, n=20)
+    return f"median {statistics.median(samples):6.2f} ms  p95 {q[18]:6.2f} ms"
+
+
+async def checked(client: Client, name: str, arguments: dict[str, Any]) -> types.CallToolResult:
+    result = await client.call_tool(name, arguments)
+    if result.is_error:
+        raise RuntimeError(f"{name} failed: {result.content[0].text}")  # type: ignore[union-attr]
+    return result
+
+
+@asynccontextmanager
+async def scratch_database(url: str | None) -> AsyncIterator[str]:
+    if url:
+        yield url
+        return
+    name = f"artificer_bench_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(ADMIN_URL)
+    await admin.execute(f'create database "{name}"')
+    dsn = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+        yield dsn
+    finally:
+        await admin.execute(f'drop database if exists "{name}" with (force)')
+        await admin.close()
+
+
+async def xacts(conn: asyncpg.Connection) -> int:
+    await conn.execute("select pg_stat_clear_snapshot()")
+    return int(
+        await conn.fetchval(
+            "select xact_commit + xact_rollback from pg_stat_database where datname = current_database()"
+        )
+    )
+
+
+async def main(calls: int, database_url: str | None) -> None:
+    gemini = FakeGemini().start()
+    gemini.repeat = Turn(text=ANSWER)
+    async with scratch_database(database_url) as dsn:
+        conn = await asyncpg.connect(dsn)
+        user = uuid.uuid4()
+        await conn.execute(
+            "insert into auth.users (id, aud, role, email, raw_app_meta_data, raw_user_meta_data, "
+            "created_at, updated_at) values ($1, 'authenticated', 'authenticated', 'bench@example.test', "
+            """'{"role": "user"}', '{}', now(), now())""",
+            user,
+        )
+        await conn.execute(
+            "update admin_config set config_data = jsonb_set(config_data, '{rateLimit}', "
+            """'{"perMinute": 1000, "perHour": 10000, "perDay": 100000}') """
+            "where config_key = 'document_agent_google'"
+        )
+        create_config = await conn.fetchval(
+            "select config_data -> 'tools' -> 'create' from admin_config "
+            "where config_key = 'document_agent_google'"
+        )
+        create_config = json.loads(create_config) if isinstance(create_config, str) else create_config
+        os.environ["BENCH_SYSTEM"] = create_config["systemPrompt"]
+        os.environ["BENCH_PROMPT"] = (
+            create_config["userPromptTemplate"].replace("{title}", "Bench").replace("{instruction}", "Bench")
+        )
+        env = {
+            "DATABASE_URL": dsn,
+            "ARTIFICER_USER_ID": str(user),
+            "GOOGLE_API_KEY": "bench",
+            "GOOGLE_BASE_URL": gemini.url,
+            "ARTIFICER_PROVIDER_MAX_RETRIES": "0",
+            "ARTIFICER_LOG_LEVEL": "WARNING",
+        }
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database_url=dsn,
+            user_id=str(user),
+            google_api_key="bench",
+            google_base_url=gemini.url,
+            provider_max_retries=0,
+        )
+        create = {"operation": "create", "instruction": "Bench"}
+        print(f"fake Gemini at {gemini.url}; {calls} calls per series after 10 warm-up calls\n")
+
+        # --- in-process -------------------------------------------------------------------------
+        results: dict[str, dict[str, list[float]]] = {}
+        async with Client(bare_server(settings)) as bare:
+            noop = await time_calls(lambda i: checked(bare, "noop", {}), calls)
+            noop_llm = await time_calls(lambda i: checked(bare, "noop_llm", {}), calls)
+        ROUND_TRIPS.install()
+        async with Client(build_server(settings)) as full:
+            await time_calls(lambda i: checked(full, "document_agent", create), 0, warmup=10)
+            ROUND_TRIPS.active = True
+            full_samples = await time_calls(
+                lambda i: checked(full, "document_agent", create), calls, warmup=0
+            )
+            ROUND_TRIPS.active = False
+        results["in-process"] = {"noop": noop, "noop+llm": noop_llm, "document_agent create": full_samples}
+
+        # --- stdio ------------------------------------------------------------------------------
+        bare_params = StdioServerParameters(
+            command=sys.executable,
+            args=[str(THIS_FILE), "--bare-stdio-server"],
+            env={**os.environ, **env},
+        )
+        full_params = StdioServerParameters(command=ARTIFICER, args=["serve"], env={**os.environ, **env})
+        async with Client(bare_params, mode="legacy") as bare:
+            noop = await time_calls(lambda i: checked(bare, "noop", {}), calls)
+            noop_llm = await time_calls(lambda i: checked(bare, "noop_llm", {}), calls)
+        async with Client(full_params, mode="legacy") as full:
+            await time_calls(lambda i: checked(full, "document_agent", create), 0, warmup=10)
+            await anyio.sleep(1.2)
+            before = await xacts(conn)
+            full_samples = await time_calls(
+                lambda i: checked(full, "document_agent", create), calls, warmup=0
+            )
+            await anyio.sleep(1.2)  # backends flush their statistics at most once a second
+            after = await xacts(conn)
+        results["stdio"] = {"noop": noop, "noop+llm": noop_llm, "document_agent create": full_samples}
+        documents = await conn.fetchval('select count(*) from "Document"')
+        await conn.close()
+    gemini.stop()
+
+    for transport, series in results.items():
+        print(f"== {transport}")
+        for name, samples in series.items():
+            print(f"  {name:24s} {summary(samples)}")
+        full_m = statistics.median(series["document_agent create"])
+        print(f"  ratio create / noop       {full_m / statistics.median(series['noop']):6.2f}x")
+        print(f"  ratio create / noop+llm   {full_m / statistics.median(series['noop+llm']):6.2f}x\n")
+    hot = {k: v for k, v in ROUND_TRIPS.counts.items() if "log writer" not in k and "keep-alive" not in k}
+    print("== database round trips per create (in-process, counted at the driver)")
+    for kind, count in sorted(ROUND_TRIPS.counts.items(), key=lambda kv: -kv[1]):
+        print(f"  {kind:40s} {count / calls:6.2f}")
+    print(f"  hot path total                           {sum(hot.values()) / calls:6.2f}")
+    print(
+        f"\n== stdio server: {(after - before) / calls:.2f} transactions per create "
+        "(pg_stat_database; incl. logs)"
+    )
+    print(f"documents written: {documents}")
+
+
+if __name__ == "__main__":
+    if "--bare-stdio-server" in sys.argv:
+        anyio.run(serve_bare_stdio)
+        sys.exit(0)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--database-url")
+    options = parser.parse_args()
+    anyio.run(main, options.calls, options.database_url)
