@@ -168,6 +168,8 @@ async def migrate(
             started = time.perf_counter()
             try:
                 async with conn.transaction():
+                    # A role's statement_timeout (Supabase sets some) must not cut a long migration short.
+                    await conn.execute("set local statement_timeout = 0")
                     await conn.execute(migration.sql)
                     duration_ms = round((time.perf_counter() - started) * 1000)
                     row = await conn.fetchrow(
@@ -309,8 +311,25 @@ def load_manifest() -> ModuleType:
     return importlib.import_module("artificer.sql.manifest")
 
 
-async def verify(conn: asyncpg.Connection, manifest: ModuleType | Any | None = None) -> VerifyReport:
-    """Check every object the manifest names, by name in pg_catalog, plus RLS on every table."""
+async def verify(
+    conn: asyncpg.Connection,
+    manifest: ModuleType | Any | None = None,
+    migrations: list[MigrationFile] | None = None,
+) -> VerifyReport:
+    """Check that every migration is applied unedited, every object the manifest names exists (by name, in
+    pg_catalog), and RLS is on for every table. Defaults: the installed sql/ files and manifest."""
+    migrations = load_migrations() if migrations is None else migrations
+    state = await status(conn, migrations)
+    section_migrations = VerifySection("Migrations")
+    changed = set(state.changed)
+    for applied in state.applied:
+        if applied.filename in changed:
+            section_migrations.results.append((applied.filename, False, "edited after it was applied"))
+        elif applied.filename not in state.unknown:
+            section_migrations.results.append((applied.filename, True, ""))
+    section_migrations.results += [
+        (name, False, "pending: run `artificer db migrate`") for name in state.pending
+    ]
     if manifest is None:
         try:
             manifest = load_manifest()
@@ -397,6 +416,7 @@ async def verify(conn: asyncpg.Connection, manifest: ModuleType | Any | None = N
 
     return VerifyReport(
         [
+            section_migrations,
             section_tables,
             section_functions,
             section_indexes,

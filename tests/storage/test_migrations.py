@@ -174,30 +174,31 @@ async def test_migrate_gives_up_with_a_clear_error_while_another_holds_the_lock(
 
 
 async def test_verify_passes_then_names_each_missing_object(conn: asyncpg.Connection, tmp_path: Path) -> None:
-    await migrate(conn, load_migrations(write_files(tmp_path, {"0001_probe.sql": PROBE_SQL})))
+    files = load_migrations(write_files(tmp_path, {"0001_probe.sql": PROBE_SQL}))
+    await migrate(conn, files)
 
-    report = await verify(conn, PROBE_MANIFEST)
+    report = await verify(conn, PROBE_MANIFEST, files)
     assert report.ok, report.render()
     assert report.missing == []
     assert "✅ PASSED - Tables" in report.render()
 
     await conn.execute("drop policy probe_owner on public.probe")
-    report = await verify(conn, PROBE_MANIFEST)
+    report = await verify(conn, PROBE_MANIFEST, files)
     assert not report.ok
     assert report.missing == ["RLS policies: probe_owner on probe"]
     assert "❌ probe_owner on probe" in report.render()
 
     await conn.execute("alter table public.probe disable row level security")
-    assert "Row level security: probe" in (await verify(conn, PROBE_MANIFEST)).missing
+    assert "Row level security: probe" in (await verify(conn, PROBE_MANIFEST, files)).missing
 
     await conn.execute("drop function public.probe_touch() cascade")
-    missing = (await verify(conn, PROBE_MANIFEST)).missing
+    missing = (await verify(conn, PROBE_MANIFEST, files)).missing
     assert "Functions: probe_touch" in missing
     assert "Triggers: probe_touch on public.probe" in missing
     assert "Seed data: probe row 1 is touched" not in missing
 
     await conn.execute("drop table public.probe")
-    report = await verify(conn, PROBE_MANIFEST)
+    report = await verify(conn, PROBE_MANIFEST, files)
     assert set(report.missing) == {
         "Tables: probe",
         "Functions: probe_touch",
@@ -208,6 +209,20 @@ async def test_verify_passes_then_names_each_missing_object(conn: asyncpg.Connec
         "Seed data: probe row 1 is touched",
     }
     assert "❌ FAILED - Seed Data".lower() in report.render().lower()
+
+
+async def test_verify_names_pending_and_edited_migrations(conn: asyncpg.Connection, tmp_path: Path) -> None:
+    folder = write_files(tmp_path, {"0001_a.sql": "select 1;", "0002_b.sql": "select 2;"})
+    await migrate(conn, load_migrations(folder)[:1])
+    write_files(folder, {"0001_a.sql": "select 11;"})
+
+    report = await verify(conn, SimpleNamespace(), load_migrations(folder))
+
+    assert not report.ok
+    assert report.missing == ["Migrations: 0001_a.sql", "Migrations: 0002_b.sql"]
+    rendered = report.render()
+    assert "❌ 0001_a.sql — edited after it was applied" in rendered
+    assert "❌ 0002_b.sql — pending: run `artificer db migrate`" in rendered
 
 
 async def test_verify_passes_on_a_freshly_migrated_database(database_url: str) -> None:
@@ -237,7 +252,7 @@ async def test_reset_drops_public_contents_and_migrates_again(
     assert await conn.fetchval("select to_regtype('public.mood')") is None
     assert await conn.fetchval("select note from public.probe where id = 1") == "touched"
     assert await conn.fetchval("select to_regclass('elsewhere.kept')") is not None
-    assert (await verify(conn, PROBE_MANIFEST)).ok
+    assert (await verify(conn, PROBE_MANIFEST, files)).ok
 
 
 async def test_reset_of_the_real_schema_keeps_auth_users_and_verifies(database_url: str, make_user) -> None:
