@@ -25,9 +25,10 @@ import anyio
 import mcp_types as types
 from artificer.agents import document
 from artificer.agents.base import AgentSpec
-from artificer.agents.providers.base import LLMProvider, MissingAPIKey, UnsupportedFeature
+from artificer.agents.providers.base import LLMProvider, UnsupportedFeature
+from artificer.agents.providers.registry import provider_for
 from artificer.server import resources
-from artificer.server.catalog import Catalog, CatalogService, build_catalog
+from artificer.server.catalog import PROVIDERS, Catalog, CatalogService, build_catalog
 from artificer.server.identity import (
     Caller,
     IdentityError,
@@ -104,26 +105,10 @@ async def _close_log_writer(writer: LogWriter) -> None:
 
 
 def make_provider(name: str, settings: Settings) -> LLMProvider:
-    """The provider client for `name`, from the registry (`provider_for(name, settings)`)."""
-    try:
-        from artificer.agents.providers.registry import provider_for
-    except ImportError:
-        provider_for = None
-    if provider_for is not None:
-        return provider_for(name, settings)  # type: ignore[arg-type]
-    # ADAPTER until agents/providers/registry.py lands: the Google adapter only.
-    if name != "google":
-        raise UnsupportedFeature(f"provider {name} is not available in this build")
-    if settings.google_api_key is None:
-        raise MissingAPIKey("set GOOGLE_API_KEY (or GEMINI_API_KEY)", provider="google")
-    from artificer.agents.providers.google import GoogleProvider
-
-    return GoogleProvider(
-        api_key=settings.google_api_key.get_secret_value(),
-        base_url=settings.google_base_url,
-        timeout=settings.provider_timeout_seconds,
-        max_retries=settings.provider_max_retries,
-    )
+    """The provider client for `name`, built from `Settings` (keys, base URLs, timeout, retries)."""
+    if name not in PROVIDERS:
+        raise UnsupportedFeature(f"unknown provider {name!r}; use one of {', '.join(PROVIDERS)}")
+    return provider_for(name, settings)
 
 
 # --- catalog loading ----------------------------------------------------------------------------------

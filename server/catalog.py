@@ -193,7 +193,8 @@ def build_catalog(
                 f"{spec.agent_type} is disabled for provider {provider} (admin_config {key})"
             )
             continue
-        tools = row.get("tools") if isinstance(row.get("tools"), Mapping) else {}
+        tools_value = row.get("tools")
+        tools: Mapping[str, Any] = tools_value if isinstance(tools_value, Mapping) else {}
         enabled = tuple(op for op in spec.operations if _enabled(tools.get(op.config_key)))
         if not enabled:
             refusals[spec.agent_type] = (

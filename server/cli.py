@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -158,6 +159,11 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
     from artificer.server.catalog import CatalogError
     from artificer.server.identity import IdentityError
 
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         if args.transport == "stdio":
             await serve_stdio(settings)

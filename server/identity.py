@@ -84,7 +84,7 @@ class JWTVerifier:
     def decode(self, token: str) -> dict[str, Any]:
         """The verified claims; raises `jwt.PyJWTError` for any invalid token. Blocking (JWKS fetch)."""
         header = jwt.get_unverified_header(token)
-        options = {"require": ["exp", "sub"], "verify_aud": self.audience is not None}
+        options: jwt.types.Options = {"require": ["exp", "sub"], "verify_aud": self.audience is not None}
         if header.get("alg") == "HS256":
             if not self.secret:
                 raise jwt.InvalidAlgorithmError("HS256 tokens are not accepted (no secret configured)")

@@ -233,3 +233,32 @@ async def test_one_activity_row_per_operation_and_one_usage_row_per_model_call(
     )
     errors = await pool.fetch("select * from error_logs where user_id = $1", user)
     assert len(errors) == 1 and errors[0]["error_category"] == "document_agent.revert"
+
+
+async def test_resources_and_usage_tool(database_url, make_user, gemini, pool) -> None:
+    user = await make_user()
+    other = await make_user()
+    async with in_process(make_settings(database_url, other, gemini)) as client:
+        await create(client, gemini)
+    async with in_process(make_settings(database_url, user, gemini)) as client:
+        gemini.script(Turn(text="mine", input_tokens=40, output_tokens=20))
+        mine = (
+            await client.call_tool("document_agent", {"operation": "create", "instruction": "Mine"})
+        ).structured_content
+        listed = await client.list_resources()
+        assert [str(r.uri) for r in listed.resources] == [f"artifact://{mine['id']}"]
+        templates = await client.list_resource_templates()
+        assert {t.uri_template for t in templates.resource_templates} == {
+            "artifact://{id}",
+            "artifact://{id}/v/{version}",
+        }
+    # the log writer flushed at shutdown; usage is the caller's only
+    async with in_process(make_settings(database_url, user, gemini)) as client:
+        usage = await client.call_tool("usage", {})
+        assert not usage.is_error, usage.content
+        assert usage.structured_content["totalCalls"] == 1
+        assert usage.structured_content["totalInputTokens"] == 40
+        bad = await client.call_tool("usage", {"startDate": "2026-02-01", "endDate": "2026-01-01"})
+        assert bad.is_error and "startDate" in bad.content[0].text
+        tool = next(t for t in (await client.list_tools()).tools if t.name == "usage")
+        assert tool.annotations.read_only_hint is True
