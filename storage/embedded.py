@@ -11,6 +11,7 @@ be widened that way, so a home folder never becomes world-readable.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import warnings
@@ -67,7 +68,10 @@ def _import_package() -> type[PostgresServer]:
 
 def _home_folders() -> list[Path]:
     homes = {Path("/root")}
-    for value in (os.environ.get("HOME"), str(Path.home())):
+    candidates = [os.environ.get("HOME")]
+    with contextlib.suppress(RuntimeError):  # no home known for this user
+        candidates.append(str(Path.home()))
+    for value in candidates:
         if value:
             homes.add(Path(value).resolve())
     return sorted(homes)
