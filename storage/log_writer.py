@@ -216,6 +216,7 @@ class LogWriter:
         max_queue: int = DEFAULT_MAX_QUEUE,
         report: TextIO | None = None,
         close_timeout: float = 30.0,
+        copy_connections: int = 2,
     ) -> None:
         self._pool = pool
         self._policy = LoggingPolicy.from_settings(settings)
@@ -228,6 +229,7 @@ class LogWriter:
         self._closed = False
         self._stopping = False
         self._close_timeout = close_timeout
+        self._copy_connections = max(1, copy_connections)
         self._pending = 0  # rows queued since the last flush started (wakes the flusher at batch_size)
         self.stats = WriterStats()
 
@@ -366,27 +368,74 @@ class LogWriter:
                     await asyncio.sleep(min(self._policy.interval_s, 1.0))
 
     async def flush(self) -> int:
-        """Write everything queued now; returns the number of rows written."""
+        """Write everything queued now; returns the number of rows written.
+
+        A backlog of several batches of one table is written on up to `copy_connections` pooled
+        connections at once (each batch is still one COPY, all or nothing).
+        """
         written = 0
         async with self._flush_lock:
             self._pending = 0
             for row_type, queue in self._queues.items():
                 while queue:
                     size = max(self._policy.batch_size, 1)
-                    batch = [queue.popleft() for _ in range(min(size, len(queue)))]
-                    try:
-                        written += await self._write_batch(row_type, batch)
-                    except asyncio.CancelledError:
-                        queue.extendleft(reversed(batch))  # not lost when the task is cancelled
-                        raise
-                    except Exception as error:
-                        if not _is_connection_error(error):
-                            raise
-                        queue.extendleft(reversed(batch))  # keep them for the next flush
+                    batches = []
+                    while queue and len(batches) < self._copy_connections:
+                        batches.append([queue.popleft() for _ in range(min(size, len(queue)))])
+                    done, unwritten, failure = await self._write_batches(row_type, batches)
+                    written += done
+                    for batch in reversed(unwritten):
+                        queue.extendleft(reversed(batch))  # kept, in order, for the next flush
+                    if failure is not None:
+                        if not _is_connection_error(failure):
+                            raise failure
                         kept = len(queue)
-                        self._say(f"log database unreachable ({type(error).__name__}); {kept} rows kept")
+                        self._say(f"log database unreachable ({type(failure).__name__}); {kept} rows kept")
                         return written
         return written
+
+    async def _write_batches(
+        self, row_type: type[LogRow], batches: list[list[tuple[Any, ...]]]
+    ) -> tuple[int, list[list[tuple[Any, ...]]], BaseException | None]:
+        """Write `batches` concurrently: (rows written, batches not written, the first error).
+
+        A batch that failed for a row the database refused is not returned (`_write_batch` has already
+        written what it could of it); one that failed on the connection is. On cancellation every batch
+        not known to be written is put back before the cancellation goes on.
+        """
+        if len(batches) == 1:
+            try:
+                return await self._write_batch(row_type, batches[0]), [], None
+            except asyncio.CancelledError:
+                self._queues[row_type].extendleft(reversed(batches[0]))
+                raise
+            except Exception as error:
+                return 0, ([batches[0]] if _is_connection_error(error) else []), error
+        tasks = [asyncio.ensure_future(self._write_batch(row_type, batch)) for batch in batches]
+        try:
+            await asyncio.wait(tasks)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)  # let each give its connection back
+            queue = self._queues[row_type]
+            for task, batch in reversed(list(zip(tasks, batches, strict=True))):
+                if task.cancelled() or task.exception() is not None:
+                    queue.extendleft(reversed(batch))  # a written batch counted itself in stats
+            raise
+        written = 0
+        unwritten: list[list[tuple[Any, ...]]] = []
+        failure: BaseException | None = None
+        for task, batch in zip(tasks, batches, strict=True):
+            error = task.exception()
+            if error is None:
+                written += task.result()
+                continue
+            if _is_connection_error(error):
+                unwritten.append(batch)
+            if failure is None or (_is_connection_error(failure) and not _is_connection_error(error)):
+                failure = error
+        return written, unwritten, failure
 
     async def _write_batch(self, row_type: type[LogRow], batch: list[tuple[Any, ...]]) -> int:
         self.stats.batches += 1

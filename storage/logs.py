@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, ClassVar
 
 import asyncpg
@@ -72,20 +73,55 @@ class LogRow:
 
     @classmethod
     def columns(cls) -> tuple[str, ...]:
-        cached = _COLUMNS_OF.get(cls)
-        if cached is None:
-            cached = _COLUMNS_OF[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
-        return cached
+        return _layout(cls).columns
 
     def record(self, **replace: Any) -> tuple[Any, ...]:
         """The row's values in column order (shallow), with `replace` overriding some of them.
 
         Timezone-aware datetimes become naive UTC, the form of the tables' `timestamp` columns.
         """
-        return tuple(_naive_utc(replace[n] if n in replace else getattr(self, n)) for n in self.columns())
+        layout = _LAYOUTS.get(type(self)) or _layout(type(self))
+        values = list(layout.values(self))  # one C-level attribute fetch for every column
+        for index in layout.datetime_positions:
+            value = values[index]
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                values[index] = _naive_utc(value)
+        if replace:
+            position = layout.position
+            for name, value in replace.items():
+                index = position.get(name)
+                if index is not None:
+                    values[index] = _naive_utc(value)
+        return tuple(values)
 
 
-_COLUMNS_OF: dict[type, tuple[str, ...]] = {}
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """How one row type turns into a COPY record (computed once per type)."""
+
+    columns: tuple[str, ...]
+    position: dict[str, int]
+    values: Callable[[Any], tuple[Any, ...]]
+    datetime_positions: tuple[int, ...]  # fields annotated as datetimes (the only ones holding them)
+
+
+_LAYOUTS: dict[type, _Layout] = {}
+
+
+def _layout(cls: type) -> _Layout:
+    layout = _LAYOUTS.get(cls)
+    if layout is None:
+        row_fields = fields(cls)  # type: ignore[arg-type]
+        columns = tuple(f.name for f in row_fields)
+        layout = _LAYOUTS[cls] = _Layout(
+            columns=columns,
+            position={name: i for i, name in enumerate(columns)},
+            values=attrgetter(*columns),  # type: ignore[arg-type]
+            datetime_positions=tuple(
+                i for i, f in enumerate(row_fields) if "datetime" in str(f.type) or f.type is datetime
+            ),
+        )
+    return layout
 
 
 def _naive_utc(value: Any) -> Any:
