@@ -44,6 +44,7 @@ from artificer.storage.log_writer import LogWriter
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.context import CallNext, ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.server.models import InitializationOptions
 from mcp.server.session import ServerSession
 from mcp.server.stdio import stdio_server
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
@@ -209,6 +210,27 @@ def _remember_session(state: AppState, ctx: ServerRequestContext[Any, Any]) -> N
 # --- the server ---------------------------------------------------------------------------------------
 
 
+class ArtificerServer(Server[AppState]):
+    """A low-level server that advertises `tools.listChanged` to handshake-era clients on every transport.
+
+    The SDK's stdio and Streamable HTTP runners both fall back to `create_initialization_options()`
+    without notification options, which would advertise `listChanged: false` although the server does
+    send `notifications/tools/list_changed`.
+    """
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        return super().create_initialization_options(
+            notification_options or NotificationOptions(tools_changed=True),
+            experimental_capabilities,
+            extensions,
+        )
+
+
 def build_server(
     settings: Settings, *, target: DatabaseTarget | None = None, local_user: bool = True
 ) -> Server[AppState]:
@@ -331,7 +353,7 @@ def build_server(
     def tool_input_schema(name: str) -> Mapping[str, Any] | None:
         return None  # schemas vary with the catalog; arguments are validated by the pipeline
 
-    server: Server[AppState] = Server(
+    server = ArtificerServer(
         SERVER_NAME,
         version=_version(),
         title="Artificer",
@@ -355,16 +377,10 @@ def build_server(
     return server
 
 
-def initialization_options(server: Server[Any]) -> Any:
-    return server.create_initialization_options(
-        NotificationOptions(tools_changed=True, resources_changed=False)
-    )
-
-
 async def serve_stdio(settings: Settings) -> None:
     server = build_server(settings)
     async with stdio_server() as (read, write):
-        await server.run(read, write, initialization_options(server))
+        await server.run(read, write, server.create_initialization_options())
 
 
 def http_app(settings: Settings, *, target: DatabaseTarget | None = None) -> Starlette:

@@ -133,3 +133,25 @@ async def test_listen_reconnects_after_connection_loss(database_url: str, make_u
         with anyio.fail_after(3.0):
             await changed.wait()
         assert operations(await client.list_tools()) == ["create", "update", "revert"]
+
+
+async def test_handshake_http_session_gets_list_changed(database_url: str, make_user, gemini, pool) -> None:
+    user = await make_user()
+    changed = anyio.Event()
+
+    async def on_message(message) -> None:
+        if getattr(getattr(message, "root", message), "method", None) == "notifications/tools/list_changed":
+            changed.set()
+
+    settings = make_settings(database_url, None, gemini)
+    token = make_hs256_token(JWT_SECRET, user)
+    async with (
+        running_http(settings) as base,
+        http_client(base, token, mode="legacy", message_handler=on_message) as client,
+    ):
+        assert client.server_capabilities.tools.list_changed is True
+        assert "suggest" in operations(await client.list_tools())
+        await pool.execute(DISABLE_SUGGESTION)
+        with anyio.fail_after(1.0):
+            await changed.wait()
+        assert operations(await client.list_tools()) == ["create", "update", "revert"]
