@@ -327,21 +327,27 @@ async def main(rows: int, single_rows: int) -> None:
 
         try:
 
-            async def through_writer(connections: int) -> None:
+            async def through_writer(connections: int, batch_size: int = 1000) -> None:
                 writer = LogWriter(
                     pool,
                     {
                         "agent_activity_logging_enabled": True,
-                        "performance_settings": {"batch_size": 1000, "batch_interval_ms": 1000},
+                        "performance_settings": {"batch_size": batch_size, "batch_interval_ms": 1000},
                     },
                     copy_connections=connections,
                 )
                 await writer.start()
-                for row in data:
-                    writer.log_activity(row)
+                for i in range(0, len(data), 100):  # rows arrive between awaits, as from request handlers
+                    for row in data[i : i + 100]:
+                        writer.log_activity(row)
+                    await asyncio.sleep(0)
                 await writer.aclose()
                 assert writer.stats.written == rows, writer.stats
 
+            await truncate()
+            results["writer100"] = await measure(
+                "LogWriter, seed batch_size 100, 2 connections", rows, through_writer(2, 100)
+            )
             await truncate()
             results["writer1"] = await measure(
                 "LogWriter (redaction + COPY), 1 connection", rows, through_writer(1)

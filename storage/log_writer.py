@@ -22,8 +22,10 @@ What the settings decide (re-read live with `apply_settings`):
   metadata/details), `log_user_agent=false` drops user agents, `exclude_sensitive_paths` drops activity
   rows for those paths. Secrets (keys, tokens, JWTs, passwords) are always redacted.
 
-A failing batch is retried once; if it fails again, its rows are written one by one and only the rows the
-database refuses are dropped (reported on stderr). When the database is unreachable, rows stay queued
+A backlog (rows queued faster than they are written) goes out in COPYs of at least `COPY_ROWS` rows, on
+up to `copy_connections` (constructor, default 2) pooled connections at once. A failing batch is retried
+once; if it fails again, its rows are written one by one and only the rows the database refuses are
+dropped (reported on stderr). When the database is unreachable, rows stay queued
 (up to `max_queue` per table, oldest dropped first) and are written when it comes back.
 """
 
@@ -58,6 +60,7 @@ from asyncpg.pool import Pool
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_INTERVAL_MS = 5000
 DEFAULT_MAX_QUEUE = 100_000
+COPY_ROWS = 1000  # a backlog is written in COPYs of at least this many rows (fewer statements)
 
 _OPERATION_TOGGLES = {
     "initialization": "log_ai_operations",
@@ -371,71 +374,68 @@ class LogWriter:
         """Write everything queued now; returns the number of rows written.
 
         A backlog of several batches of one table is written on up to `copy_connections` pooled
-        connections at once (each batch is still one COPY, all or nothing).
+        connections at once, each taking the next batch as soon as its COPY is done (each batch is
+        still one COPY, all or nothing).
         """
         written = 0
         async with self._flush_lock:
             self._pending = 0
             for row_type, queue in self._queues.items():
-                while queue:
-                    size = max(self._policy.batch_size, 1)
-                    batches = []
-                    while queue and len(batches) < self._copy_connections:
-                        batches.append([queue.popleft() for _ in range(min(size, len(queue)))])
-                    done, unwritten, failure = await self._write_batches(row_type, batches)
-                    written += done
-                    for batch in reversed(unwritten):
-                        queue.extendleft(reversed(batch))  # kept, in order, for the next flush
-                    if failure is not None:
-                        if not _is_connection_error(failure):
-                            raise failure
-                        kept = len(queue)
-                        self._say(f"log database unreachable ({type(failure).__name__}); {kept} rows kept")
-                        return written
+                if not queue:
+                    continue
+                done, failure = await self._drain(row_type, queue)
+                written += done
+                if failure is not None:
+                    if not _is_connection_error(failure):
+                        raise failure
+                    kept = len(queue)
+                    self._say(f"log database unreachable ({type(failure).__name__}); {kept} rows kept")
+                    return written
         return written
 
-    async def _write_batches(
-        self, row_type: type[LogRow], batches: list[list[tuple[Any, ...]]]
-    ) -> tuple[int, list[list[tuple[Any, ...]]], BaseException | None]:
-        """Write `batches` concurrently: (rows written, batches not written, the first error).
+    async def _drain(
+        self, row_type: type[LogRow], queue: deque[tuple[Any, ...]]
+    ) -> tuple[int, BaseException | None]:
+        """Write `queue` in batches on one or more lanes: (rows written, the error that stopped it).
 
-        A batch that failed for a row the database refused is not returned (`_write_batch` has already
-        written what it could of it); one that failed on the connection is. On cancellation every batch
-        not known to be written is put back before the cancellation goes on.
+        A batch that failed on the connection, or was cancelled, goes back to the front of the queue;
+        one that failed for a row the database refused does not (`_write_batch` has already written
+        what it could of it, row by row).
         """
-        if len(batches) == 1:
-            try:
-                return await self._write_batch(row_type, batches[0]), [], None
-            except asyncio.CancelledError:
-                self._queues[row_type].extendleft(reversed(batches[0]))
-                raise
-            except Exception as error:
-                return 0, ([batches[0]] if _is_connection_error(error) else []), error
-        tasks = [asyncio.ensure_future(self._write_batch(row_type, batch)) for batch in batches]
-        try:
-            await asyncio.wait(tasks)
-        except asyncio.CancelledError:
-            for task in tasks:
-                task.cancel()
-            await asyncio.wait(tasks)  # let each give its connection back
-            queue = self._queues[row_type]
-            for task, batch in reversed(list(zip(tasks, batches, strict=True))):
-                if task.cancelled() or task.exception() is not None:
-                    queue.extendleft(reversed(batch))  # a written batch counted itself in stats
-            raise
+        size = max(self._policy.batch_size, COPY_ROWS)
         written = 0
-        unwritten: list[list[tuple[Any, ...]]] = []
         failure: BaseException | None = None
-        for task, batch in zip(tasks, batches, strict=True):
-            error = task.exception()
-            if error is None:
-                written += task.result()
-                continue
-            if _is_connection_error(error):
-                unwritten.append(batch)
-            if failure is None or (_is_connection_error(failure) and not _is_connection_error(error)):
-                failure = error
-        return written, unwritten, failure
+        lanes: list[asyncio.Future[None]] = []
+
+        async def lane() -> None:
+            nonlocal written, failure
+            while queue and failure is None:
+                batch = [queue.popleft() for _ in range(min(size, len(queue)))]
+                if len(queue) >= size and len(lanes) < self._copy_connections:
+                    lanes.append(asyncio.ensure_future(lane()))  # a backlog: one more connection
+                try:
+                    written += await self._write_batch(row_type, batch)
+                except asyncio.CancelledError:
+                    queue.extendleft(reversed(batch))  # not lost when the task is cancelled
+                    raise
+                except Exception as error:
+                    if _is_connection_error(error):
+                        queue.extendleft(reversed(batch))  # keep them for the next flush
+                    if failure is None or _is_connection_error(failure):
+                        failure = error  # a refused row outranks an unreachable database
+                    return
+
+        lanes.append(asyncio.ensure_future(lane()))
+        try:
+            while running := [f for f in lanes if not f.done()]:
+                await asyncio.wait(running)
+        except asyncio.CancelledError:
+            for f in lanes:
+                f.cancel()
+            while running := [f for f in lanes if not f.done()]:  # each puts its batch back
+                await asyncio.wait(running)
+            raise
+        return written, failure
 
     async def _write_batch(self, row_type: type[LogRow], batch: list[tuple[Any, ...]]) -> int:
         self.stats.batches += 1

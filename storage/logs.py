@@ -41,20 +41,42 @@ _SECRET_TEXT = re.compile(
 REDACTED = "[redacted]"
 
 
+# The shortest text _SECRET_TEXT can match ("bearer " and 8 characters): anything shorter is left as is.
+_SHORTEST_SECRET = 15
+_PLAIN_TYPES = frozenset({int, float, bool, type(None)})
+_secret_keys: dict[str, bool] = {}  # key -> whether it names a secret (log metadata reuses few keys)
+
+
 def redact_text(text: str | None) -> str | None:
     """`text` with anything that looks like a key, token or JWT replaced."""
-    if not text:
+    if not text or len(text) < _SHORTEST_SECRET:
         return text
     return _SECRET_TEXT.sub(REDACTED, text)
+
+
+def _is_secret_key(key: str) -> bool:
+    secret = _secret_keys.get(key)
+    if secret is None:
+        secret = _SECRET_KEY.search(key) is not None
+        if len(_secret_keys) < 4096:
+            _secret_keys[key] = secret
+    return secret
 
 
 def redact_value(value: Any) -> Any:
     """A JSON-like value with secret-named keys and secret-looking strings replaced (a new object)."""
     if isinstance(value, dict):
-        return {
-            key: (REDACTED if isinstance(key, str) and _SECRET_KEY.search(key) else redact_value(item))
-            for key, item in value.items()
-        }
+        redacted = {}
+        for key, item in value.items():
+            if isinstance(key, str) and _is_secret_key(key):
+                redacted[key] = REDACTED
+            elif type(item) in _PLAIN_TYPES:
+                redacted[key] = item
+            elif type(item) is str:
+                redacted[key] = redact_text(item)
+            else:
+                redacted[key] = redact_value(item)
+        return redacted
     if isinstance(value, list | tuple):
         return [redact_value(item) for item in value]
     if isinstance(value, str):
