@@ -41,6 +41,7 @@ from artificer.server.settings import Settings
 from artificer.storage import configs, models, users
 from artificer.storage.database import DatabaseTarget, resolve_database
 from artificer.storage.log_writer import LogWriter
+from artificer.storage.migrations import migrate
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.context import CallNext, ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions, Server
@@ -231,6 +232,17 @@ class ArtificerServer(Server[AppState]):
         )
 
 
+async def migrate_on_start(db: DatabaseTarget) -> None:
+    """Apply pending migrations before serving (idempotent; waits for a concurrent migrate)."""
+    conn = await db.connect()
+    try:
+        applied = await migrate(conn)
+    finally:
+        await conn.close()
+    for migration in applied:
+        logger.info("applied migration %s (%d ms)", migration.filename, migration.duration_ms)
+
+
 def build_server(
     settings: Settings, *, target: DatabaseTarget | None = None, local_user: bool = True
 ) -> Server[AppState]:
@@ -243,6 +255,8 @@ def build_server(
             db = target or await resolve_database(settings)
             if target is None:
                 stack.push_async_callback(db.close)
+                if settings.auto_migrate:
+                    await migrate_on_start(db)
             pool = await db.create_pool(min_size=settings.pool_min_size, max_size=settings.pool_max_size)
             stack.push_async_callback(pool.close)
             logs = LogWriter(pool)

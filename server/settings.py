@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         validation_alias="ARTIFICER_STATEMENT_CACHE_SIZE",
         description="asyncpg prepared-statement cache; 0 for transaction poolers (Supabase port 6543).",
     )
+    auto_migrate: bool = Field(
+        default=True,
+        validation_alias="ARTIFICER_AUTO_MIGRATE",
+        description="Apply pending migrations when `artificer serve` starts (false: `artificer db migrate`).",
+    )
     pool_min_size: int = Field(default=1, ge=0, validation_alias="ARTIFICER_POOL_MIN_SIZE")
     pool_max_size: int = Field(default=10, ge=1, validation_alias="ARTIFICER_POOL_MAX_SIZE")
     connect_timeout_seconds: float = Field(

