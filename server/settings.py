@@ -104,12 +104,6 @@ class Settings(BaseSettings):
         default=3, ge=0, le=10, validation_alias="ARTIFICER_PROVIDER_MAX_RETRIES"
     )
 
-    # --- GitHub ---------------------------------------------------------------------------------
-    github_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("GITHUB_TOKEN", "GITHUB_PERSONAL_ACCESS_TOKEN")
-    )
-    github_base_url: str = Field(default="https://api.github.com", validation_alias="GITHUB_BASE_URL")
-
     # --- server ---------------------------------------------------------------------------------
     log_level: str = Field(default="INFO", validation_alias="ARTIFICER_LOG_LEVEL")
     http_host: str = Field(
