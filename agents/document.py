@@ -9,11 +9,11 @@ metadata the original wrote (`updateType`, `agentInfo`, timestamps, `modelUsed`,
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
+from artificer.agents import artifacts
+from artificer.agents.artifacts import ArtifactAgent, artifact_uri, fill
 from artificer.agents.base import AgentCall, AgentInputError, AgentOutcome, AgentSpec, Operation
 from artificer.agents.providers.base import LLMRequest
 from artificer.storage import documents
@@ -21,7 +21,16 @@ from artificer.storage.database import as_user
 from pydantic import BaseModel, ConfigDict, Field
 
 AGENT_INFO = "document-agent"
-KIND = "text"
+KIND: documents.DocumentKind = "text"
+AGENT = ArtifactAgent(
+    agent_type="document_agent",
+    kind=KIND,
+    noun="document",
+    plural="documents",
+    edits="text",
+    id_argument="documentId",
+    signature=("agentInfo", AGENT_INFO),
+)
 MAX_INSTRUCTION_CHARS = 20_000
 MAX_TITLE_CHARS = 100
 
@@ -81,43 +90,14 @@ class DocumentResult(BaseModel):
     revertedTo: int | None = None
 
 
-def artifact_uri(document_id: UUID, version: int | None = None) -> str:
-    return f"artifact://{document_id}" if version is None else f"artifact://{document_id}/v/{version}"
-
-
 def title_from(instruction: str) -> str:
     """First non-empty line of the instruction, at most 100 characters."""
     first = next((line.strip() for line in instruction.splitlines() if line.strip()), "Untitled")
     return first[:MAX_TITLE_CHARS]
 
 
-_FENCE = re.compile(r"^\s*```[\w+-]*\s*\n(.*?)\n?```\s*$", re.DOTALL)
-
-
-def strip_fences(text: str) -> str:
-    match = _FENCE.match(text)
-    return (match.group(1) if match else text).strip()
-
-
-def fill(template: str, values: dict[str, str]) -> str:
-    """Replace `{name}` placeholders literally (document text may hold braces)."""
-    for name, value in values.items():
-        template = template.replace("{" + name + "}", value)
-    return template
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
 def _require(call: AgentCall, key: str) -> str:
-    value = call.tool_config.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise AgentInputError(
-            f"document_agent {call.operation.name} is misconfigured: admin_config has no "
-            f"tools.{call.operation.config_key}.{key}; ask an admin to set it"
-        )
-    return value
+    return artifacts.required_config(call, AGENT.agent_type, key)
 
 
 def _need_instruction(args: DocumentAgentInput, operation: str) -> str:
@@ -135,48 +115,17 @@ def _need_id(args: DocumentAgentInput, operation: str) -> UUID:
     return args.documentId
 
 
-def _not_found(document_id: UUID) -> AgentInputError:
-    return AgentInputError(
-        f"document {document_id} not found: it does not exist or is not yours "
-        "(list your documents with the `artifacts` tool)"
-    )
-
-
 async def _latest(call: AgentCall, document_id: UUID) -> documents.Document:
-    try:
-        async with as_user(call.pool, dict(call.claims)) as conn:
-            doc = await documents.get_latest(conn, document_id)
-    except documents.DocumentNotFound:
-        raise _not_found(document_id) from None
-    if doc.kind != KIND:
-        raise AgentInputError(
-            f"document {document_id} is a {doc.kind!r} artifact; document_agent edits text only"
-        )
-    return doc
+    return await artifacts.latest(call, AGENT, document_id)
 
 
 async def _stream_text(call: AgentCall, system: str, prompt: str) -> str:
-    assert call.provider is not None and call.model is not None
-    request = LLMRequest(
-        model=call.model.model_id,
-        prompt=prompt,
-        system=system,
-        temperature=0.7,
-        thinking=call.model.thinking,
-        pricing=call.model.pricing,
+    return await artifacts.stream_text(
+        call,
+        system,
+        prompt,
+        empty="the model returned an empty document; try again or rephrase the instruction",
     )
-    chars = 0
-    async with call.provider.stream(request) as stream:
-        async for delta in stream:
-            if delta.kind == "text":
-                chars += len(delta.text)
-            await call.progress(float(chars), None, "writing" if delta.kind == "text" else "thinking")
-        result = stream.result
-    call.llm_calls.append(result)
-    text = strip_fences(result.text)
-    if not text:
-        raise AgentInputError("the model returned an empty document; try again or rephrase the instruction")
-    return text
 
 
 def _result(doc: documents.Document, operation: str, **extra: Any) -> DocumentResult:
@@ -222,7 +171,7 @@ async def create(call: AgentCall) -> AgentOutcome:
         metadata={
             "updateType": "create",
             "agentInfo": AGENT_INFO,
-            "createdAt": _now(),
+            "createdAt": artifacts.now(),
             "modelUsed": call.model.model_id,
         },
     )
@@ -258,7 +207,7 @@ async def update(call: AgentCall) -> AgentOutcome:
             "updateType": "update",
             "agentInfo": AGENT_INFO,
             "previousVersion": current.version_number,
-            "updatedAt": _now(),
+            "updatedAt": artifacts.now(),
             "modelUsed": call.model.model_id,
             "updateInstruction": instruction,
         },
@@ -276,44 +225,15 @@ async def revert(call: AgentCall) -> AgentOutcome:
     args = call.arguments
     assert isinstance(args, DocumentAgentInput)
     document_id = _need_id(args, "revert")
-    current = await _latest(call, document_id)
-    target = args.targetVersion if args.targetVersion is not None else current.version_number - 1
-    if target < 1 or target >= current.version_number:
-        raise AgentInputError(
-            f"document {document_id} is at version {current.version_number}: "
-            f"targetVersion must be between 1 and {current.version_number - 1}"
-            if current.version_number > 1
-            else f"document {document_id} has only version 1; there is nothing to revert to"
-        )
-    try:
-        async with as_user(call.pool, dict(call.claims)) as conn:
-            old = await documents.get_version(conn, document_id, target)
-    except documents.DocumentNotFound:
-        raise AgentInputError(f"document {document_id} has no version {target}") from None
-    doc = await documents.store_version(
-        call.pool,
-        dict(call.claims),
-        document_id=document_id,
-        content=old.content or "",
-        expected_version=current.version_number,
-        metadata={
-            "updateType": "revert",
-            "agentInfo": AGENT_INFO,
-            "revertedFrom": current.version_number,
-            "revertedTo": target,
-            "revertedAt": _now(),
-            "modelUsed": None,
-        },
-    )
-    result = _result(
-        doc, "revert", content=doc.content, revertedFrom=current.version_number, revertedTo=target
-    )
+    reverted = await artifacts.revert(call, AGENT, document_id, args.targetVersion)
+    doc, source, target = reverted.document, reverted.reverted_from, reverted.reverted_to
+    result = _result(doc, "revert", content=doc.content, revertedFrom=source, revertedTo=target)
     return _outcome(
         doc,
         result,
         f"Reverted {doc.title!r} ({doc.id}) to the content of version {target}; "
         f"now version {doc.version_number}.",
-        reverted_from=current.version_number,
+        reverted_from=source,
         reverted_to=target,
     )
 
