@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import statistics
 import tempfile
 import time
 import uuid
@@ -128,13 +129,20 @@ def make_rows(n: int, users: list[uuid.UUID]) -> list[AgentActivityRow]:
     return rows
 
 
-async def measure(label: str, rows: int, coro) -> float:  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
-    await coro
-    elapsed = time.perf_counter() - started
-    rate = rows / elapsed
-    print(f"  {label:<42} {rows:>7} rows  {elapsed:7.3f} s  {rate:>10,.0f} rows/s")
-    return rate
+REPEAT = 3  # every figure is the best of this many runs (the machine is shared; the median is shown too)
+
+
+async def measure(label: str, rows: int, action, reset) -> float:  # type: ignore[no-untyped-def]
+    """Best rows/s of REPEAT runs of `action()`, each after `reset()`."""
+    rates = []
+    for _ in range(REPEAT):
+        await reset()
+        started = time.perf_counter()
+        await action()
+        rates.append(rows / (time.perf_counter() - started))
+    best, median = max(rates), statistics.median(rates)
+    print(f"  {label:<48} {rows:>7} rows  best {best:>8,.0f} rows/s  median {median:>8,.0f}")
+    return best
 
 
 class CountingRelay:
@@ -303,25 +311,32 @@ async def main(rows: int, single_rows: int) -> None:
             await conn.execute(f"drop index {index['name']}")
         for definition in SEED_INDEXES:
             await conn.execute(f"create index on bench_seed_indexes {definition}")
-        await truncate("bench_seed_indexes")
         results["seed"] = await measure(
-            "seed index definitions: COPY, batches of 1000", rows, copy_batches(1000, "bench_seed_indexes")
+            "seed index definitions: COPY, batches of 1000",
+            rows,
+            lambda: copy_batches(1000, "bench_seed_indexes"),
+            lambda: truncate("bench_seed_indexes"),
         )
-        await truncate("bench_seed_indexes")
         results["seed2"] = await measure(
-            "seed index definitions: COPY on 2 connections", rows, copy_parallel(1000, "bench_seed_indexes")
+            "seed index definitions: COPY on 2 connections",
+            rows,
+            lambda: copy_parallel(1000, "bench_seed_indexes"),
+            lambda: truncate("bench_seed_indexes"),
         )
         await conn.execute("drop table bench_seed_indexes")
-        await truncate()
-        results["copy"] = await measure("COPY, batches of 1000", rows, copy_batches(1000))
-        await truncate()
-        results["copy100"] = await measure("COPY, batches of 100 (seed batch_size)", rows, copy_batches(100))
-        await truncate()
-        results["copy2"] = await measure("COPY on 2 connections, batches of 1000", rows, copy_parallel(1000))
-        await truncate()
+        results["copy"] = await measure("COPY, batches of 1000", rows, lambda: copy_batches(1000), truncate)
+        results["copy100"] = await measure(
+            "COPY, batches of 100 (seed batch_size)", rows, lambda: copy_batches(100), truncate
+        )
+        results["copy2"] = await measure(
+            "COPY on 2 connections, batches of 1000", rows, lambda: copy_parallel(1000), truncate
+        )
         await conn.execute("create table bench_no_indexes (like agent_activity_logs including defaults)")
         results["bare"] = await measure(
-            f"COPY, same table without its {indexes} indexes", rows, copy_batches(1000, "bench_no_indexes")
+            f"COPY, same table without its {indexes} indexes",
+            rows,
+            lambda: copy_batches(1000, "bench_no_indexes"),
+            lambda: truncate("bench_no_indexes"),
         )
         await conn.execute("drop table bench_no_indexes")
 
@@ -344,31 +359,31 @@ async def main(rows: int, single_rows: int) -> None:
                 await writer.aclose()
                 assert writer.stats.written == rows, writer.stats
 
-            await truncate()
             results["writer100"] = await measure(
-                "LogWriter, seed batch_size 100, 2 connections", rows, through_writer(2, 100)
+                "LogWriter, seed batch_size 100, 2 connections",
+                rows,
+                lambda: through_writer(2, 100),
+                truncate,
             )
-            await truncate()
             results["writer1"] = await measure(
-                "LogWriter (redaction + COPY), 1 connection", rows, through_writer(1)
+                "LogWriter (redaction + COPY), 1 connection", rows, lambda: through_writer(1), truncate
             )
-            await truncate()
             results["writer"] = await measure(
-                "LogWriter (redaction + COPY), 2 connections", rows, through_writer(2)
+                "LogWriter (redaction + COPY), 2 connections", rows, lambda: through_writer(2), truncate
             )
         finally:
             await pool.close()
         written = await conn.fetchval("select count(*) from agent_activity_logs")
         assert written == rows, f"{written} rows in the table, expected {rows}"
-        await truncate()
-        results["executemany"] = await measure("INSERT executemany", rows, conn.executemany(sql, records))
-        await truncate()
+        results["executemany"] = await measure(
+            "INSERT executemany", rows, lambda: conn.executemany(sql, records), truncate
+        )
 
         async def singles() -> None:
             for record in records[:single_rows]:
                 await conn.execute(sql, *record)
 
-        results["single"] = await measure("INSERT one statement per row", single_rows, singles())
+        results["single"] = await measure("INSERT one statement per row", single_rows, singles, truncate)
         best_copy = max(results["copy"], results["copy2"])
         print(
             f"  COPY is {best_copy / results['executemany']:.1f}x executemany and "

@@ -414,7 +414,7 @@ class LogWriter:
                 if len(queue) >= size and len(lanes) < self._copy_connections:
                     lanes.append(asyncio.ensure_future(lane()))  # a backlog: one more connection
                 try:
-                    written += await self._write_batch(row_type, batch)
+                    count = await self._write_batch(row_type, batch)
                 except asyncio.CancelledError:
                     queue.extendleft(reversed(batch))  # not lost when the task is cancelled
                     raise
@@ -424,6 +424,7 @@ class LogWriter:
                     if failure is None or _is_connection_error(failure):
                         failure = error  # a refused row outranks an unreachable database
                     return
+                written += count  # after the await: `written += await …` would lose the other lane's rows
 
         lanes.append(asyncio.ensure_future(lane()))
         try:

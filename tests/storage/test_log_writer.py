@@ -245,3 +245,63 @@ async def test_rows_are_kept_while_the_database_is_unreachable(pool: asyncpg.Poo
     writer._pool = pool  # the database is back
     assert await writer.flush() == 1
     await writer.aclose()
+
+
+async def test_a_backlog_is_written_on_two_connections_once(pool: asyncpg.Pool, make_user) -> None:
+    user = await make_user()
+    in_flight = 0
+    most_in_flight = 0
+    real_write = LogWriter._write_batch
+
+    async def counting_write(self: LogWriter, row_type: Any, batch: list[Any]) -> int:
+        nonlocal in_flight, most_in_flight
+        in_flight += 1
+        most_in_flight = max(most_in_flight, in_flight)
+        try:
+            return await real_write(self, row_type, batch)
+        finally:
+            in_flight -= 1
+
+    writer = LogWriter(pool, settings(performance_settings={"batch_size": 100}))
+    writer._write_batch = counting_write.__get__(writer)  # type: ignore[method-assign]
+    for i in range(5000):
+        writer.log_activity(activity(user, operation_metadata={"i": i}))
+    assert await writer.flush() == 5000
+    await writer.aclose()
+    assert most_in_flight == 2
+    assert writer.stats.batches == 5  # COPYs of at least 1000 rows, though batch_size is 100
+    stored = await pool.fetchval(
+        "select count(distinct (operation_metadata ->> 'i')::int) from agent_activity_logs"
+    )
+    assert stored == 5000 and await count(pool, "agent_activity_logs") == 5000
+
+
+async def test_a_cancelled_backlog_flush_loses_no_row(pool: asyncpg.Pool, make_user) -> None:
+    user = await make_user()
+    writer = LogWriter(pool, settings())
+    for i in range(6000):
+        writer.log_activity(activity(user, operation_metadata={"i": i}))
+    flush = asyncio.create_task(writer.flush())
+    await asyncio.sleep(0.01)
+    flush.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await flush
+    assert writer.pending > 0  # the batches in flight went back to the queue
+    await writer.aclose()
+    assert writer.pending == 0
+    stored = await pool.fetchval(
+        "select count(distinct (operation_metadata ->> 'i')::int) from agent_activity_logs"
+    )
+    assert stored == 6000
+
+
+def test_short_text_fast_path_still_redacts_the_shortest_secret() -> None:
+    from artificer.storage.logs import REDACTED, redact_text, redact_value
+
+    assert redact_text("Bearer abcdefgh") == REDACTED  # 15 characters, the shortest match
+    assert redact_text("Bearer abcdefg") == "Bearer abcdefg"  # too short to be a token
+    assert redact_value({"note": "Bearer abcdefgh", "n": 1, "nested": {"token": "x"}}) == {
+        "note": REDACTED,
+        "n": 1,
+        "nested": {"token": REDACTED},
+    }
