@@ -48,6 +48,15 @@ class Reverted:
     reverted_to: int
 
 
+MAX_TITLE_CHARS = 100
+
+
+def title_from(instruction: str) -> str:
+    """First non-empty line of the instruction, at most 100 characters."""
+    first = next((line.strip() for line in instruction.splitlines() if line.strip()), "Untitled")
+    return first[:MAX_TITLE_CHARS]
+
+
 def artifact_uri(document_id: UUID, version: int | None = None) -> str:
     return f"artifact://{document_id}" if version is None else f"artifact://{document_id}/v/{version}"
 

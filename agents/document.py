@@ -13,7 +13,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from artificer.agents import artifacts
-from artificer.agents.artifacts import ArtifactAgent, artifact_uri, fill
+from artificer.agents.artifacts import MAX_TITLE_CHARS, ArtifactAgent, artifact_uri, fill, title_from
 from artificer.agents.base import AgentCall, AgentInputError, AgentOutcome, AgentSpec, Operation
 from artificer.agents.providers.base import LLMRequest
 from artificer.storage import documents
@@ -32,7 +32,6 @@ AGENT = ArtifactAgent(
     signature=("agentInfo", AGENT_INFO),
 )
 MAX_INSTRUCTION_CHARS = 20_000
-MAX_TITLE_CHARS = 100
 
 
 class DocumentAgentInput(BaseModel):
@@ -88,12 +87,6 @@ class DocumentResult(BaseModel):
     )
     revertedFrom: int | None = None
     revertedTo: int | None = None
-
-
-def title_from(instruction: str) -> str:
-    """First non-empty line of the instruction, at most 100 characters."""
-    first = next((line.strip() for line in instruction.splitlines() if line.strip()), "Untitled")
-    return first[:MAX_TITLE_CHARS]
 
 
 def _require(call: AgentCall, key: str) -> str:

@@ -23,7 +23,7 @@ from uuid import UUID
 
 import anyio
 import mcp_types as types
-from artificer.agents import document
+from artificer.agents import document, mermaid, python
 from artificer.agents.base import AgentSpec
 from artificer.agents.providers.base import LLMProvider, UnsupportedFeature
 from artificer.agents.providers.registry import provider_for
@@ -58,7 +58,7 @@ from starlette.routing import Route
 
 logger = logging.getLogger(__name__)
 
-AGENTS: tuple[AgentSpec, ...] = (document.SPEC,)
+AGENTS: tuple[AgentSpec, ...] = (document.SPEC, python.SPEC, mermaid.SPEC)
 """Agent modules served as tools; python/mermaid/provider_tools/git_mcp plug in here."""
 
 SERVER_NAME = "artificer"
