@@ -164,6 +164,10 @@ async def test_every_operation_saves_versions_with_metadata(database_url, make_u
 
 
 async def test_generate_returns_code_and_saves_nothing(database_url, make_user, gemini, pool) -> None:
+    await pool.execute(
+        "update admin_config set config_data = config_data || "
+        """'{"agent_activity_logging_enabled": true}'::jsonb where config_key = 'logging_settings'"""
+    )
     user = await make_user()
     async with in_process(make_settings(database_url, user, gemini)) as client:
         gemini.script(Turn(text="```py\nprint(sum(range(10)))\n```"))
@@ -175,6 +179,13 @@ async def test_generate_returns_code_and_saves_nothing(database_url, make_user, 
         assert not [c for c in result.content if c.type == "resource_link"]
         assert sent(gemini) == ((await tool_config(pool, "generate"))["systemPrompt"], "sum 0..9")
     assert await count_rows(database_url, "Document") == 0
+    # the log writer flushed at shutdown: one activity row, no resource, and the model's usage
+    activity = await pool.fetch("select * from agent_activity_logs where user_id = $1", user)
+    assert [(r["agent_type"], r["operation_type"], r["success"]) for r in activity] == [
+        ("python_agent", "code_generation", True)
+    ]
+    assert activity[0]["resource_id"] is None and activity[0]["operation_metadata"]["generated"] is True
+    assert await pool.fetchval("select count(*) from usage_logs where user_id = $1", user) == 1
 
 
 async def test_unparsable_answer_is_a_tool_error_and_saves_nothing(
