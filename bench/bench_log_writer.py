@@ -132,7 +132,7 @@ def make_rows(n: int, users: list[uuid.UUID]) -> list[AgentActivityRow]:
 REPEAT = 3  # every figure is the best of this many runs (the machine is shared; the median is shown too)
 
 
-async def measure(label: str, rows: int, action, reset) -> float:  # type: ignore[no-untyped-def]
+async def measure(label: str, rows: int, action, reset) -> float:
     """Best rows/s of REPEAT runs of `action()`, each after `reset()`."""
     rates = []
     for _ in range(REPEAT):
@@ -214,7 +214,7 @@ async def count_round_trips(dsn: str, user_id: uuid.UUID, *, statement_cache_siz
     claims = {"sub": str(user_id), "role": "authenticated"}
     try:
 
-        async def turns(label: str, action) -> None:  # type: ignore[no-untyped-def]
+        async def turns(label: str, action) -> None:
             await action()  # warm: statements prepared and cached (when the cache is on)
             before = relay.turns
             await action()

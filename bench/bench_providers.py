@@ -82,15 +82,15 @@ def bare_calls(fake: FakeLLM) -> tuple[Callable[[], Awaitable[Any]], Callable[[]
     an = anthropic.AsyncAnthropic(api_key="bench", base_url=fake.url)
     an_messages: Any = [{"role": "user", "content": PROMPT}]
 
-    async def text() -> Any:
+    async def anthropic_text() -> Any:
         return (await an.messages.create(model=MODEL, max_tokens=8192, messages=an_messages)).content
 
-    async def stream() -> Any:
+    async def anthropic_stream() -> Any:
         events = await an.messages.create(model=MODEL, max_tokens=8192, messages=an_messages, stream=True)
         async for _ in events:
             pass
 
-    return text, stream, an
+    return anthropic_text, anthropic_stream, an
 
 
 async def bench(fake: FakeLLM) -> None:
@@ -98,10 +98,10 @@ async def bench(fake: FakeLLM) -> None:
     bare_text, bare_stream, _client = bare_calls(fake)
     base = {"google": fake.url, "openai": f"{fake.url}/v1", "anthropic": fake.url}[fake.name]
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         **{f"{fake.name}_api_key": "bench", f"{fake.name}_base_url": base},
     )
-    provider = provider_for(fake.name, settings)  # type: ignore[arg-type]
+    provider = provider_for(fake.name, settings)
     request = LLMRequest(model=MODEL, prompt=PROMPT)
 
     async def layer_text() -> Any:

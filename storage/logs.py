@@ -66,7 +66,7 @@ def _is_secret_key(key: str) -> bool:
 def redact_value(value: Any) -> Any:
     """A JSON-like value with secret-named keys and secret-looking strings replaced (a new object)."""
     if isinstance(value, dict):
-        redacted = {}
+        redacted: dict[Any, Any] = {}
         for key, item in value.items():
             if isinstance(key, str) and _is_secret_key(key):
                 redacted[key] = REDACTED
@@ -110,10 +110,10 @@ class LogRow:
                 values[index] = _naive_utc(value)
         if replace:
             position = layout.position
-            for name, value in replace.items():
-                index = position.get(name)
-                if index is not None:
-                    values[index] = _naive_utc(value)
+            for name, new_value in replace.items():
+                slot = position.get(name)
+                if slot is not None:
+                    values[slot] = _naive_utc(new_value)
         return tuple(values)
 
 
@@ -133,12 +133,12 @@ _LAYOUTS: dict[type, _Layout] = {}
 def _layout(cls: type) -> _Layout:
     layout = _LAYOUTS.get(cls)
     if layout is None:
-        row_fields = fields(cls)  # type: ignore[arg-type]
+        row_fields = fields(cls)
         columns = tuple(f.name for f in row_fields)
         layout = _LAYOUTS[cls] = _Layout(
             columns=columns,
             position={name: i for i, name in enumerate(columns)},
-            values=attrgetter(*columns),  # type: ignore[arg-type]
+            values=attrgetter(*columns),
             datetime_positions=tuple(
                 i for i, f in enumerate(row_fields) if "datetime" in str(f.type) or f.type is datetime
             ),
