@@ -38,16 +38,48 @@ class CatalogError(Exception):
     """The configuration cannot serve tools (e.g. no active provider)."""
 
 
+def _limit(value: Any) -> int | None:
+    """A window's limit from `rateLimit`: a non-negative int, else None (that window is unlimited)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 @dataclass(frozen=True, slots=True)
 class AgentEntry:
-    """One listed agent tool."""
+    """One listed agent tool.
+
+    What a call reads from the config (each operation's `tools.<key>` row, the per-window limits, the
+    enabled operations by name) is derived once, when the catalog is built, not on every call.
+    """
 
     spec: AgentSpec
     config: Mapping[str, Any]
     enabled_operations: tuple[Operation, ...]
     tool: types.Tool
+    limits: tuple[int | None, int | None, int | None] = field(init=False)
+    """`rateLimit` (perMinute, perHour, perDay) as the rate-limit check takes them."""
+    operations_by_name: Mapping[str, Operation] = field(init=False)
+    """The enabled operations by their `operation` argument."""
+    _tool_configs: Mapping[str, Mapping[str, Any]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        tools = self.config.get("tools") or {}
+        configs: dict[str, Mapping[str, Any]] = {}
+        for op in self.spec.operations:
+            value = tools.get(op.config_key) if isinstance(tools, Mapping) else None
+            configs[op.config_key] = value if isinstance(value, Mapping) else {}
+        limits = self.rate_limit
+        object.__setattr__(self, "_tool_configs", configs)
+        object.__setattr__(
+            self,
+            "limits",
+            (_limit(limits.get("perMinute")), _limit(limits.get("perHour")), _limit(limits.get("perDay"))),
+        )
+        object.__setattr__(self, "operations_by_name", {op.name: op for op in self.enabled_operations})
 
     def tool_config(self, operation: Operation) -> Mapping[str, Any]:
+        value = self._tool_configs.get(operation.config_key)
+        if value is not None:
+            return value
         tools = self.config.get("tools") or {}
         value = tools.get(operation.config_key) if isinstance(tools, Mapping) else None
         return value if isinstance(value, Mapping) else {}

@@ -9,7 +9,8 @@
 4. counts the call against the agent's rateLimit (per minute / hour / day, per user and agent) in ONE
    statement; a refused call says which limit and when to retry, and runs nothing;
 5. runs the operation (the agent streams from its provider, reporting progress, and stores the new version
-   as the caller in ONE statement at the end, so a failed or cancelled call stores nothing);
+   as the caller in ONE statement at the end, so a failed or cancelled call stores nothing); progress
+   goes to the client at most once per `PROGRESS_INTERVAL_SECONDS` (plus whenever its message changes);
 6. hands one `agent_activity_logs` row, one `usage_logs` row per model call, and on failure one
    `error_logs` row to the log writer, which batches them off the call's path.
 
@@ -88,8 +89,25 @@ def _required_arguments(spec_name: str, operation: Operation, args: BaseModel) -
             raise ToolRefused(f"{spec_name} operation {operation.name} needs `{name}`")
 
 
-def _limit(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+PROGRESS_INTERVAL_SECONDS = 0.05
+"""Least time between two progress notifications of one call (a stream yields many small deltas)."""
+
+
+def throttled_progress(progress: ProgressFn, interval: float = PROGRESS_INTERVAL_SECONDS) -> ProgressFn:
+    """`progress`, passing on the first report at once, then at most one per `interval` seconds; a
+    report whose message differs from the last one passed on (`thinking` → `writing`) always goes out."""
+    last_sent = -float("inf")
+    last_message: str | None = None
+
+    async def report(done: float, total: float | None, message: str | None) -> None:
+        nonlocal last_sent, last_message
+        now = time.monotonic()
+        if now - last_sent < interval and message == last_message:
+            return
+        last_sent, last_message = now, message
+        await progress(done, total, message)
+
+    return report
 
 
 def _retry_text(seconds: float | None) -> str:
@@ -115,8 +133,9 @@ def _costs(results: Sequence[LLMResult], model: ModelChoice | None) -> dict[str,
         "total_cost": None,
     }
     if results and model is not None:
-        input_cost = sum((_usage_costs(r, model)[0] for r in results), Decimal(0))
-        output_cost = sum((_usage_costs(r, model)[1] for r in results), Decimal(0))
+        costs = [_usage_costs(r, model) for r in results]
+        input_cost = sum((c[0] for c in costs), Decimal(0))
+        output_cost = sum((c[1] for c in costs), Decimal(0))
         row.update(input_cost=input_cost, output_cost=output_cost, total_cost=input_cost + output_cost)
     return row
 
@@ -174,7 +193,7 @@ async def run_agent_tool(
     except ValidationError as error:
         return tool_error(describe_validation_error(name, error))
     op_name = getattr(args, "operation", None)
-    operation = spec.operation(str(op_name)) if op_name is not None else spec.operations[0]
+    operation = entry.operations_by_name.get(str(op_name)) if op_name is not None else spec.operations[0]
     if operation is None or operation not in entry.enabled_operations:
         enabled = ", ".join(op.name for op in entry.enabled_operations)
         return tool_error(
@@ -200,15 +219,15 @@ async def run_agent_tool(
             return tool_error(f"{name} cannot reach its model provider: {error}")
 
     # --- rate limit (one statement) ---------------------------------------------------------------
-    limits = entry.rate_limit
+    per_minute, per_hour, per_day = entry.limits
     call = _Call(caller=caller, agent_type=spec.agent_type, provider=catalog.provider)
     decision = await rate_limits.check_and_count(
         deps.pool,
         user_id=caller.user_id,
         agent_type=spec.agent_type,
-        per_minute=_limit(limits.get("perMinute")),
-        per_hour=_limit(limits.get("perHour")),
-        per_day=_limit(limits.get("perDay")),
+        per_minute=per_minute,
+        per_hour=per_hour,
+        per_day=per_day,
     )
     if not decision.allowed:
         return tool_error(
@@ -225,7 +244,7 @@ async def run_agent_tool(
         agent_config=entry.config,
         provider=provider,
         model=model,
-        progress=progress,
+        progress=throttled_progress(progress),
         pool=deps.pool,
         claims=caller.rls_claims,
     )

@@ -22,7 +22,7 @@ import mcp_types as types
 from artificer.agents.document import artifact_uri
 from artificer.server.identity import Caller
 from artificer.server.pipeline import ToolRefused, describe_validation_error
-from artificer.storage import documents
+from artificer.storage import documents, usage
 from artificer.storage.database import as_user
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -259,29 +259,20 @@ async def usage_tool(pool: Any, caller: Caller, arguments: Mapping[str, Any]) ->
         raise ToolRefused("startDate must not be after endDate")
     summary = await usage_summary(pool, caller, args.startDate, args.endDate)
     out = UsageOutput(
-        totalCalls=int(summary.get("total_calls") or 0),
-        totalInputTokens=int(summary.get("total_input_tokens") or 0),
-        totalOutputTokens=int(summary.get("total_output_tokens") or 0),
-        totalTokens=int(summary.get("total_tokens") or 0),
-        totalCost=float(summary.get("total_cost") or 0),
-        byAgent=summary.get("agent_breakdown") or {},
+        totalCalls=summary.total_calls,
+        totalInputTokens=summary.total_input_tokens,
+        totalOutputTokens=summary.total_output_tokens,
+        totalTokens=summary.total_tokens,
+        totalCost=float(summary.total_cost),
+        byAgent=summary.by_agent,
     )
     text = f"{out.totalCalls} calls, {out.totalTokens} tokens, ${out.totalCost:.6f}"
     return _structured(out, text)
 
 
-async def usage_summary(pool: Any, caller: Caller, start: date | None, end: date | None) -> dict[str, Any]:
-    """The caller's usage summary from `get_current_user_usage_summary`, run as the caller (RLS)."""
+async def usage_summary(
+    pool: Any, caller: Caller, start: date | None, end: date | None
+) -> usage.UsageSummary:
+    """The caller's usage summary (`storage.usage`), run as the caller (RLS)."""
     async with as_user(pool, caller.rls_claims) as conn:
-        return await _current_user_usage_summary(conn, start, end)
-
-
-# ADAPTER (to move into storage/, which owns SQL): storage has no wrapper for this function yet.
-async def _current_user_usage_summary(conn: Any, start: date | None, end: date | None) -> dict[str, Any]:
-    record = await conn.fetchrow(
-        "select * from public.get_current_user_usage_summary("
-        "coalesce($1::date, current_date - 30), coalesce($2::date, current_date))",
-        start,
-        end,
-    )
-    return dict(record) if record is not None else {}
+        return await usage.current_user_summary(conn, start, end)
