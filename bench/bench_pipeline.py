@@ -9,9 +9,11 @@ One run measures, against a fake Gemini that answers at once (tests/fakes, real 
   3. `document_agent create`: identity → config → rate limit → run → store → log;
 - the ratios create/noop and create/(noop+llm) (the pipeline's own share), the three series timed
   round-robin so that they see the same machine load, and the wall time of the two statements;
-- database round trips per call: counted on the client side of every asyncpg connection in-process
-  (hot path = statements issued while the call runs, minus the log writer's batched COPY), and as
-  transactions per call from pg_stat_database for the stdio server.
+- database round trips per call, counted at the driver (every statement an asyncpg connection sends;
+  hot path = statements sent while calls run, minus the log writer's batched COPY), in-process and in
+  the stdio server (`artificer serve`'s code, run by this file with the same counter installed);
+- each target, MET or NOT MET, and when the bare-tool target cannot be reached because the provider
+  call alone exceeds it, the numbers that show it.
 
 Without --database-url a scratch database is created on ARTIFICER_TEST_DATABASE_URL (or
 postgresql://postgres@127.0.0.1:5432/postgres), migrated, and dropped at the end.
@@ -21,13 +23,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -53,7 +57,6 @@ from fakes.gemini import FakeGemini  # noqa: E402
 from fakes.llm import Turn  # noqa: E402
 
 ADMIN_URL = os.environ.get("ARTIFICER_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-ARTIFICER = str(ROOT / ".venv" / "bin" / "artificer")
 ANSWER = "# Bench\n\nA short document."
 
 
@@ -97,6 +100,30 @@ async def serve_bare_stdio() -> None:
     server = bare_server(settings)
     async with stdio_server() as (read, write):
         await server.run(read, write, server.create_initialization_options())
+
+
+def serve_counted_stdio(counts_file: str) -> None:
+    """`artificer serve` (stdio), counting the statements its asyncpg connections send from the first
+    agent tool call on; at exit the counts and the number of calls go to `counts_file` as JSON."""
+    from artificer.server import app
+
+    settings = Settings()
+    logging.basicConfig(stream=sys.stderr, level=settings.log_level.upper())
+    ROUND_TRIPS.install()
+    original = app.run_agent_tool
+    tool_calls = 0
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal tool_calls
+        tool_calls += 1
+        ROUND_TRIPS.active = True
+        return await original(*args, **kwargs)
+
+    app.run_agent_tool = counted  # type: ignore[assignment]
+    try:
+        anyio.run(app.serve_stdio, settings)
+    finally:
+        Path(counts_file).write_text(json.dumps({"calls": tool_calls, "counts": dict(ROUND_TRIPS.counts)}))
 
 
 # --- round-trip counting ------------------------------------------------------------------------------
@@ -238,15 +265,6 @@ async def scratch_database(url: str | None) -> AsyncIterator[str]:
         await admin.close()
 
 
-async def xacts(conn: asyncpg.Connection) -> int:
-    await conn.execute("select pg_stat_clear_snapshot()")
-    return int(
-        await conn.fetchval(
-            "select xact_commit + xact_rollback from pg_stat_database where datname = current_database()"
-        )
-    )
-
-
 NOOP, NOOP_LLM, CREATE = "noop", "noop+llm", "document_agent create"
 TARGET_RATIO = 1.3
 TARGET_ROUND_TRIPS = 2.0
@@ -256,7 +274,12 @@ def verdict(ok: bool) -> str:
     return "MET" if ok else "NOT MET"
 
 
-def report(results: dict[str, Series], calls: int, stdio_xacts: float, documents_written: int) -> None:
+def hot_path(counts: Mapping[str, int]) -> int:
+    """Statements sent while calls run, without the log writer's batches and the listener's keep-alive."""
+    return sum(v for k, v in counts.items() if "log writer" not in k and "keep-alive" not in k)
+
+
+def report(results: dict[str, Series], calls: int, stdio: Mapping[str, Any], documents_written: int) -> None:
     medians = {t: {name: statistics.median(s) for name, s in series.items()} for t, series in results.items()}
     for transport, series in results.items():
         m = medians[transport]
@@ -278,14 +301,22 @@ def report(results: dict[str, Series], calls: int, stdio_xacts: float, documents
     rest = m[CREATE] - m[NOOP_LLM] - sum(db.values())
     print(f"  {'the rest (validation, logging, result)':40s} {rest:6.2f} ms\n")
 
-    hot = {k: v for k, v in ROUND_TRIPS.counts.items() if "log writer" not in k and "keep-alive" not in k}
-    hot_per_call = sum(hot.values()) / calls
-    print("== database round trips per create (in-process, counted at the driver)")
-    for kind, count in sorted(ROUND_TRIPS.counts.items(), key=lambda kv: -kv[1]):
-        print(f"  {kind:40s} {count / calls:6.2f}")
-    print(f"  hot path total                           {hot_per_call:6.2f}")
-    print(f"  stdio server: {stdio_xacts:.2f} transactions per create (pg_stat_database; incl. log batches)")
+    stdio_calls = max(1, int(stdio["calls"]))
+    per_call = {
+        "in-process": hot_path(ROUND_TRIPS.counts) / calls,
+        "stdio": hot_path(stdio["counts"]) / stdio_calls,
+    }
+    print("== database round trips per create (counted at the driver)")
+    for transport, counts, n in (
+        ("in-process", ROUND_TRIPS.counts, calls),
+        ("stdio", stdio["counts"], stdio_calls),
+    ):
+        print(f"  {transport} ({n} creates)")
+        for kind, count in sorted(counts.items(), key=lambda kv: -kv[1]):
+            print(f"    {kind:38s} {count / n:6.2f}")
+        print(f"    {'hot path total':38s} {per_call[transport]:6.2f}")
     print(f"  documents written: {documents_written}\n")
+    hot_per_call = max(per_call.values())
 
     s = medians["stdio"]
     floor = s[NOOP_LLM] / s[NOOP]
@@ -377,12 +408,13 @@ async def main(calls: int, database_url: str | None) -> None:
             args=[str(THIS_FILE), "--bare-stdio-server"],
             env={**os.environ, **env},
         )
-        full_params = StdioServerParameters(command=ARTIFICER, args=["serve"], env={**os.environ, **env})
+        counts_file = Path(tempfile.mkdtemp(prefix="artificer-bench-")) / "stdio-counts.json"
+        full_params = StdioServerParameters(
+            command=sys.executable,
+            args=[str(THIS_FILE), "--counted-stdio-server", str(counts_file)],
+            env={**os.environ, **env},
+        )
         async with Client(bare_params, mode="legacy") as bare, Client(full_params, mode="legacy") as full:
-            for _ in range(10):
-                await checked(full, "document_agent", create)
-            await anyio.sleep(1.2)
-            before = await xacts(conn)
             results["stdio"] = await interleaved(
                 {
                     NOOP: lambda: checked(bare, "noop", {}),
@@ -391,17 +423,23 @@ async def main(calls: int, database_url: str | None) -> None:
                 },
                 calls,
             )
-            await anyio.sleep(1.2)  # backends flush their statistics at most once a second
-            after = await xacts(conn)
         documents_written = await conn.fetchval('select count(*) from "Document"')
         await conn.close()
     gemini.stop()
-    report(results, calls, (after - before) / calls, documents_written)
+    for _ in range(50):  # the server writes its counts when it exits
+        if counts_file.exists():
+            break
+        await anyio.sleep(0.1)
+    stdio = json.loads(counts_file.read_text()) if counts_file.exists() else {"calls": 0, "counts": {}}
+    report(results, calls, stdio, documents_written)
 
 
 if __name__ == "__main__":
     if "--bare-stdio-server" in sys.argv:
         anyio.run(serve_bare_stdio)
+        sys.exit(0)
+    if "--counted-stdio-server" in sys.argv:
+        serve_counted_stdio(sys.argv[sys.argv.index("--counted-stdio-server") + 1])
         sys.exit(0)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
