@@ -119,7 +119,7 @@ def serve_counted_stdio(counts_file: str) -> None:
         ROUND_TRIPS.active = True
         return await original(*args, **kwargs)
 
-    app.run_agent_tool = counted  # type: ignore[assignment]
+    app.run_agent_tool = counted
     try:
         anyio.run(app.serve_stdio, settings)
     finally:
@@ -173,9 +173,9 @@ class RoundTrips:
             counter.record("copy " + table_name)
             return await original_copy(self, table_name, *args, **kwargs)
 
-        asyncpg.connection.Connection._execute = _execute  # type: ignore[method-assign]
-        asyncpg.connection.Connection.execute = execute  # type: ignore[method-assign]
-        asyncpg.connection.Connection.copy_records_to_table = copy_records_to_table  # type: ignore[method-assign]
+        asyncpg.connection.Connection._execute = _execute
+        asyncpg.connection.Connection.execute = execute
+        asyncpg.connection.Connection.copy_records_to_table = copy_records_to_table
 
 
 ROUND_TRIPS = RoundTrips()
@@ -378,7 +378,7 @@ async def main(calls: int, database_url: str | None) -> None:
             "ARTIFICER_LOG_LEVEL": "WARNING",
         }
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             database_url=dsn,
             user_id=str(user),
             google_api_key="bench",
