@@ -84,6 +84,36 @@ CREATE POLICY "Users can update own documents" ON "Document"
 CREATE POLICY "Users can delete own documents" ON "Document"
     FOR DELETE TO authenticated USING ((SELECT auth.uid()) = user_id);
 
+-- All versions of a document have ONE owner. RLS hides other users' rows, but UNIQUE (id, version_number)
+-- does not: without this check a user could insert a row under another user's document id (with the next
+-- version number) and block that document's next update for good. SECURITY DEFINER so it sees every row;
+-- the per-document advisory lock (the one artificer_append_document_version takes) orders concurrent
+-- inserts of the same id, so two users cannot both pass the check.
+CREATE FUNCTION public.artificer_check_document_owner() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.id = OLD.id AND NEW.user_id = OLD.user_id THEN
+        RETURN NEW;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended('artificer.document:' || NEW.id::text, 0));
+    IF EXISTS (
+        SELECT 1 FROM public."Document" d
+         WHERE d.id = NEW.id AND d.user_id <> NEW.user_id
+           AND (TG_OP = 'INSERT' OR (d.id, d."createdAt") <> (OLD.id, OLD."createdAt"))
+    ) THEN
+        RAISE EXCEPTION 'document id % is taken: its versions belong to another user', NEW.id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'create a new document (a fresh id) instead';
+    END IF;
+    RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION public.artificer_check_document_owner() FROM PUBLIC, anon, authenticated;
+
+CREATE TRIGGER artificer_document_one_owner
+    BEFORE INSERT OR UPDATE ON "Document"
+    FOR EACH ROW EXECUTE FUNCTION public.artificer_check_document_owner();
+
 -- Suggestion -----------------------------------------------------------------------------------------
 CREATE POLICY "Users can read own suggestions" ON "Suggestion"
     FOR SELECT TO authenticated USING ((SELECT auth.uid()) = user_id);

@@ -54,6 +54,7 @@ FUNCTIONS: tuple[str, ...] = (
     "notify_config_change",
     # the storage layer: one-statement document store, the rate limiter, the Document policy helper
     "artificer_owns_document",
+    "artificer_check_document_owner",
     "artificer_append_document_version",
     "artificer_save_document_version",
     "artificer_rate_limit_check_and_count",
@@ -127,6 +128,7 @@ TRIGGERS: tuple[tuple[str, str, str], ...] = (
     ("auth", "users", "on_auth_user_deleted"),
     ("public", "Chat", "validate_chat_user_id"),
     ("public", "Document", "validate_document_user_id"),
+    ("public", "Document", "artificer_document_one_owner"),
     ("public", "Suggestion", "validate_suggestion_user_id"),
     ("public", "usage_logs", "validate_usage_logs_user_id"),
     ("public", "rate_limit_tracking", "validate_rate_limit_user_id"),

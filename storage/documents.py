@@ -154,8 +154,16 @@ def _translate(error: asyncpg.PostgresError) -> DocumentError | None:
         return VersionConflict(message)
     if code == _INVALID:
         return InvalidDocument(message)
-    if isinstance(error, asyncpg.InsufficientPrivilegeError) and "row-level security" in message:
+    if isinstance(error, asyncpg.InsufficientPrivilegeError) and (
+        "row-level security" in message or "belong to another user" in message
+    ):
         return DocumentNotFound(f"document not found or not yours ({message})")
+    if isinstance(error, asyncpg.UniqueViolationError):
+        # The per-document lock orders writers, so this only happens when the caller's snapshot predates
+        # a version another writer saved (e.g. a repeatable-read transaction): the caller's view is stale.
+        return VersionConflict(
+            "another version of the document was saved at the same time: read the latest version and retry"
+        )
     if isinstance(error, asyncpg.CheckViolationError):
         return InvalidDocument(message)
     return None

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import asyncpg
@@ -178,3 +179,51 @@ async def test_suggestions_saved_and_listed(pool: asyncpg.Pool, make_user) -> No
         assert await documents.list_suggestions(conn, doc.id) == []
         with pytest.raises(DocumentNotFound):
             await documents.save_suggestions(conn, v2, [SuggestionDraft("a", "b")])
+
+
+async def test_a_user_cannot_squat_on_anothers_document_id(pool: asyncpg.Pool, make_user) -> None:
+    alice, bob = await make_user(), await make_user()
+    doc = await documents.store_version(pool, claims(alice), document_id=None, title="A", content="v1")
+    # Bob inserts straight into the table (as the Data API lets a signed-in user), under Alice's id with
+    # the next version number: RLS would hide his row from Alice, the unique key would not.
+    squat = (
+        'insert into "Document" (id, title, content, user_id, version_number) '
+        "values ($1, 'squat', 'x', $2, 2)"
+    )
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="belong to another user"):
+        async with as_user(pool, claims(bob)) as conn:
+            await conn.execute(squat, doc.id, bob)
+    # Alice's next versions still land; Bob's own documents still work.
+    v2 = await documents.store_version(pool, claims(alice), document_id=doc.id, content="v2")
+    assert (v2.version_number, v2.user_id) == (2, alice)
+    async with as_user(pool, claims(bob)) as conn:
+        await conn.execute(squat.replace("$1", "gen_random_uuid()").replace("$2", "$1"), bob)
+        # and Bob cannot take the id over by moving his own row onto it
+        mine = await conn.fetchval('select id from "Document" where user_id = $1', bob)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        async with as_user(pool, claims(bob)) as conn:
+            await conn.execute(
+                'update "Document" set id = $1, version_number = 9 where id = $2', doc.id, mine
+            )
+    owners = await pool.fetch('select distinct user_id from "Document" where id = $1', doc.id)
+    assert [r["user_id"] for r in owners] == [alice]
+
+
+async def test_a_unique_violation_on_the_version_is_a_version_conflict(pool: asyncpg.Pool, make_user) -> None:
+    alice = await make_user()
+    doc = await documents.store_version(pool, claims(alice), document_id=None, title="A", content="v1")
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+        await conn.execute(
+            "select set_config('request.jwt.claims', $1, true), set_config('role', 'authenticated', true)",
+            json.dumps(claims(alice)),
+        )
+        # the snapshot is taken now; another writer then saves version 2
+        assert (await documents.get_latest(conn, doc.id)).version_number == 1
+        await documents.store_version(pool, claims(alice), document_id=doc.id, content="v2 elsewhere")
+        with pytest.raises(VersionConflict, match="at the same time"):
+            await documents.add_version(conn, doc.id, content="v2 here")
+    latest = await pool.fetchrow(
+        'select version_number, content from "Document" where id = $1 order by version_number desc limit 1',
+        doc.id,
+    )
+    assert tuple(latest) == (2, "v2 elsewhere")
