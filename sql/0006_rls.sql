@@ -126,7 +126,8 @@ CREATE POLICY "Users can create own suggestions" ON "Suggestion"
               AND d.user_id = (SELECT auth.uid())));
 CREATE POLICY "Users can update own suggestions" ON "Suggestion"
     FOR UPDATE TO authenticated
-    USING ((SELECT auth.uid()) = user_id) WITH CHECK ((SELECT auth.uid()) = user_id);
+    USING ((SELECT auth.uid()) = user_id)
+    WITH CHECK ((SELECT auth.uid()) = user_id AND public.artificer_owns_document("documentId"));
 
 -- Stream ---------------------------------------------------------------------------------------------
 CREATE POLICY "Users can access streams in own chats" ON "Stream"

@@ -273,6 +273,10 @@ async def test_a_user_cannot_attach_own_rows_to_anothers(pool: asyncpg.Pool, wor
         ('update "Chat" set user_id = $2 where id = $1', [alice.keys["Chat"], bob.user]),
         ('update "Document" set chat_id = $2 where id = $1', [alice.keys["Document"], bob.keys["Chat"]]),
         (
+            'update "Suggestion" set "documentId" = $2, "documentCreatedAt" = $3 where id = $1',
+            [alice.keys["Suggestion"], bob.keys["Document"], bob.document_created_at],
+        ),
+        (
             "update github_repositories set user_id = $2 where id = $1",
             [alice.keys["github_repositories"], bob.user],
         ),
@@ -292,6 +296,19 @@ async def test_a_user_cannot_attach_own_rows_to_anothers(pool: asyncpg.Pool, wor
             'insert into "Vote_v2" ("chatId", "messageId", "isUpvoted") values ($1, $2, true)',
             alice.keys["Chat"],
             alice.spare_message,
+        )
+        assert (
+            await conn.execute(
+                'update "Suggestion" set "isResolved" = true where id = $1', alice.keys["Suggestion"]
+            )
+            == "UPDATE 1"
+        )
+    async with pool.acquire() as conn:
+        assert (
+            await conn.fetchval(
+                'select "documentId" from "Suggestion" where id = $1', alice.keys["Suggestion"]
+            )
+            == alice.keys["Document"]
         )
 
 
