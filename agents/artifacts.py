@@ -49,6 +49,8 @@ class Reverted:
 
 
 MAX_TITLE_CHARS = 100
+MAX_VERSION = 2**31 - 1
+"""The largest version number (`Document.version_number` is an int4); bigger arguments are refused."""
 
 
 def title_from(instruction: str) -> str:

@@ -13,7 +13,14 @@ from typing import Any, Literal
 from uuid import UUID
 
 from artificer.agents import artifacts
-from artificer.agents.artifacts import MAX_TITLE_CHARS, ArtifactAgent, artifact_uri, fill, title_from
+from artificer.agents.artifacts import (
+    MAX_TITLE_CHARS,
+    MAX_VERSION,
+    ArtifactAgent,
+    artifact_uri,
+    fill,
+    title_from,
+)
 from artificer.agents.base import AgentCall, AgentInputError, AgentOutcome, AgentSpec, Operation
 from artificer.agents.providers.base import LLMRequest
 from artificer.storage import documents
@@ -46,7 +53,10 @@ class DocumentAgentInput(BaseModel):
     )
     documentId: UUID | None = Field(default=None, description="The document (update, suggest, revert).")
     targetVersion: int | None = Field(
-        default=None, ge=1, description="Version to restore (revert); default: the previous version."
+        default=None,
+        ge=1,
+        le=MAX_VERSION,
+        description="Version to restore (revert); default: the previous version.",
     )
     title: str | None = Field(
         default=None,

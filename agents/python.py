@@ -14,7 +14,7 @@ from typing import Literal
 from uuid import UUID
 
 from artificer.agents import code_artifacts
-from artificer.agents.artifacts import MAX_TITLE_CHARS, ArtifactAgent
+from artificer.agents.artifacts import MAX_TITLE_CHARS, MAX_VERSION, ArtifactAgent
 from artificer.agents.base import AgentCall, AgentOutcome, AgentSpec, Operation
 from artificer.agents.code_artifacts import SourceAgent
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,7 +36,10 @@ class PythonAgentInput(BaseModel):
     )
     codeId: UUID | None = Field(default=None, description="The code artifact (update, fix, explain, revert).")
     targetVersion: int | None = Field(
-        default=None, ge=1, description="Version to restore (revert); default: the previous version."
+        default=None,
+        ge=1,
+        le=MAX_VERSION,
+        description="Version to restore (revert); default: the previous version.",
     )
     title: str | None = Field(
         default=None,

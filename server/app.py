@@ -36,7 +36,13 @@ from artificer.server.identity import (
     caller_from_access_token,
     local_caller,
 )
-from artificer.server.pipeline import PipelineDeps, run_agent_tool, run_read_only_tool, tool_error
+from artificer.server.pipeline import (
+    PipelineDeps,
+    run_agent_tool,
+    run_read_only_tool,
+    tool_error,
+    unexpected_failure_message,
+)
 from artificer.server.settings import Settings
 from artificer.storage import configs, models, users
 from artificer.storage.database import DatabaseTarget, resolve_database
@@ -347,7 +353,16 @@ def build_server(
             caller = caller_of(state, ctx)
         except IdentityError as error:
             raise MCPError(types.INVALID_REQUEST, str(error)) from None
-        return types.ListResourcesResult(resources=await resources.list_resources(state.pool, caller))
+        try:
+            listed = await resources.list_resources(state.pool, caller)
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception as error:
+            logger.exception("resources/list failed")
+            raise MCPError(
+                types.INTERNAL_ERROR, unexpected_failure_message("listing artifacts", error)
+            ) from None
+        return types.ListResourcesResult(resources=listed)
 
     async def on_list_resource_templates(
         ctx: ServerRequestContext[AppState, Any], params: types.PaginatedRequestParams | None
@@ -363,6 +378,12 @@ def build_server(
             return await resources.read_resource(state.pool, caller, str(params.uri))
         except (IdentityError, resources.ResourceNotFound) as error:
             raise MCPError(types.INVALID_PARAMS, str(error)) from None
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception as error:
+            logger.exception("resources/read failed")
+            message = unexpected_failure_message("reading artifacts", error)
+            raise MCPError(types.INTERNAL_ERROR, message) from None
 
     def tool_input_schema(name: str) -> Mapping[str, Any] | None:
         return None  # schemas vary with the catalog; arguments are validated by the pipeline

@@ -30,10 +30,11 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 import anyio
+import asyncpg
 import mcp_types as types
 from artificer.agents.base import AgentCall, AgentInputError, AgentOutcome, ModelChoice, Operation, ProgressFn
 from artificer.agents.providers.base import LLMProvider, LLMResult, ProviderError
-from artificer.server.catalog import Catalog, CatalogService
+from artificer.server.catalog import Catalog, CatalogError, CatalogService
 from artificer.server.identity import Caller
 from artificer.storage import documents, rate_limits
 from artificer.storage.logs import AgentActivityRow, ErrorRow, UsageRow
@@ -72,6 +73,45 @@ class ToolRefused(Exception):
 
 def tool_error(message: str) -> types.CallToolResult:
     return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
+
+
+UNKNOWN_ACCOUNT = (
+    "your account is not known to this server (the token's user is not in this database's users); "
+    "sign in with an account of this deployment"
+)
+
+
+def is_unknown_user(error: BaseException) -> bool:
+    """The `validate_user_id` trigger refused a row: the caller's user id is not in `auth.users`."""
+    return isinstance(error, asyncpg.ForeignKeyViolationError) and "auth.users" in str(error)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """The database cannot serve right now: down, restarting, connections gone, pool exhausted."""
+    if isinstance(error, asyncpg.ObjectNotInPrerequisiteStateError):
+        return "accepting connections" in str(error)  # the database refuses connections for now
+    return isinstance(
+        error,
+        OSError
+        | TimeoutError
+        | asyncpg.InterfaceError
+        | asyncpg.InternalClientError  # a connection the server dropped mid-protocol
+        | asyncpg.PostgresConnectionError
+        | asyncpg.OperatorInterventionError
+        | asyncpg.InsufficientResourcesError,
+    )
+
+
+def unexpected_failure_message(what: str, error: BaseException) -> str:
+    """What the client is told about a failure it cannot act on; the details stay in the server log."""
+    if is_unknown_user(error):
+        return UNKNOWN_ACCOUNT
+    if is_unavailable(error):
+        return f"{what} is temporarily unavailable; try again in a moment"
+    return (
+        f"{what} failed with an internal error; nothing was saved. "
+        "Try again, and tell an admin if it persists"
+    )
 
 
 def describe_validation_error(tool: str, error: ValidationError) -> str:
@@ -178,8 +218,24 @@ async def run_agent_tool(
 ) -> types.CallToolResult:
     """Serve one `tools/call` of an agent tool. Never raises except on cancellation."""
     try:
+        return await _run_agent_tool(deps, caller, name, arguments, progress)
+    except anyio.get_cancelled_exc_class():
+        raise
+    except Exception as error:  # the last line: nothing internal reaches the client
+        logger.exception("%s failed outside its operation", name)
+        return tool_error(unexpected_failure_message(name, error))
+
+
+async def _run_agent_tool(
+    deps: PipelineDeps,
+    caller: Caller,
+    name: str,
+    arguments: Mapping[str, Any] | None,
+    progress: ProgressFn,
+) -> types.CallToolResult:
+    try:
         catalog = deps.catalog.get()
-    except Exception as error:
+    except CatalogError as error:
         return tool_error(f"{name} is not available: {error}")
     entry = catalog.agents.get(name)
     if entry is None:
@@ -221,14 +277,21 @@ async def run_agent_tool(
     # --- rate limit (one statement) ---------------------------------------------------------------
     per_minute, per_hour, per_day = entry.limits
     call = _Call(caller=caller, agent_type=spec.agent_type, provider=catalog.provider)
-    decision = await rate_limits.check_and_count(
-        deps.pool,
-        user_id=caller.user_id,
-        agent_type=spec.agent_type,
-        per_minute=per_minute,
-        per_hour=per_hour,
-        per_day=per_day,
-    )
+    try:
+        decision = await rate_limits.check_and_count(
+            deps.pool,
+            user_id=caller.user_id,
+            agent_type=spec.agent_type,
+            per_minute=per_minute,
+            per_hour=per_hour,
+            per_day=per_day,
+        )
+    except Exception as error:
+        if is_unknown_user(error):
+            logger.warning("%s refused: user %s is not in auth.users", name, caller.user_id)
+        else:
+            logger.exception("%s: the rate-limit check failed", name)
+        return tool_error(unexpected_failure_message(name, error))
     if not decision.allowed:
         return tool_error(
             f"rate limit reached for {name}: {decision.limit} calls per {decision.window}; "
@@ -274,8 +337,7 @@ async def run_agent_tool(
             catalog,
             agent_call,
             error,
-            f"{name} {operation.name} failed with an internal error ({type(error).__name__}); "
-            "nothing was saved",
+            unexpected_failure_message(f"{name} {operation.name}", error),
             category="system",
         )
 
@@ -427,6 +489,8 @@ async def run_read_only_tool(
         return tool_error(str(error))
     except documents.DocumentNotFound as error:
         return tool_error(f"{error}: it does not exist or is not yours")
-    except Exception:
+    except anyio.get_cancelled_exc_class():
+        raise
+    except Exception as error:
         logger.exception("read-only tool failed")
-        return tool_error("the tool failed with an internal error")
+        return tool_error(unexpected_failure_message("the tool", error))

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 import mcp_types as types
+from artificer.agents.artifacts import MAX_VERSION
 from artificer.agents.document import artifact_uri
 from artificer.server.identity import Caller
 from artificer.server.pipeline import ToolRefused, describe_validation_error
@@ -28,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 MIME_TYPES = {"text": "text/markdown", "python code": "text/x-python", "mermaid code": "text/vnd.mermaid"}
 URI_PATTERN = re.compile(r"^artifact://(?P<id>[0-9a-fA-F-]{36})(?:/v/(?P<version>[0-9]{1,9}))?$")
+
 
 TEMPLATES = [
     types.ResourceTemplate(
@@ -70,12 +72,16 @@ async def list_resources(pool: Any, caller: Caller, limit: int = 200) -> list[ty
 
 async def read_resource(pool: Any, caller: Caller, uri: str) -> types.ReadResourceResult:
     match = URI_PATTERN.match(uri)
+    usage = "artifacts are artifact://{id} or artifact://{id}/v/{n} (id a uuid, n from 1)"
     if match is None:
-        raise ResourceNotFound(
-            f"unknown resource {uri!r}; artifacts are artifact://{{id}} or artifact://{{id}}/v/{{n}}"
-        )
-    document_id = UUID(match["id"])
+        raise ResourceNotFound(f"unknown resource {uri!r}; {usage}")
+    try:
+        document_id = UUID(match["id"])
+    except ValueError:
+        raise ResourceNotFound(f"{uri!r} does not name an artifact: its id is not a uuid; {usage}") from None
     version = int(match["version"]) if match["version"] else None
+    if version is not None and version < 1:
+        raise ResourceNotFound(f"{uri!r}: versions start at 1; {usage}")
     try:
         async with as_user(pool, caller.rls_claims) as conn:
             if version is None:
@@ -99,7 +105,9 @@ class ArtifactsInput(BaseModel):
         description="list: your artifacts; read: one version (default latest); history: its versions."
     )
     documentId: UUID | None = Field(default=None, description="The artifact (read, history).")
-    version: int | None = Field(default=None, ge=1, description="Version to read (read); default: latest.")
+    version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="Version to read (read); default: latest."
+    )
     limit: int = Field(default=50, ge=1, le=200, description="How many artifacts to list (list).")
 
 

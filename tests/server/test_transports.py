@@ -19,6 +19,7 @@ from fakes.gemini import FakeGemini
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 from mcp_harness import JWT_SECRET, doc_turn, make_settings, server_env
 
 pytestmark = pytest.mark.anyio
@@ -132,7 +133,42 @@ async def test_streamable_http_with_jwt(database_url: str, make_user, gemini: Fa
             assert listed.structured_content["artifacts"] == []
             read = await client.call_tool("artifacts", {"action": "read", "documentId": doc_id})
             assert read.is_error and "not found" in read.content[0].text
-        # a token signed with another secret is refused
-        with pytest.raises(Exception):  # noqa: B017 — the SDK raises an ExceptionGroup on a 401
+        # a user the database does not know gets a clear tool error, and nothing runs
+        stranger = uuid.uuid4()
+        async with http_client(base, make_hs256_token(JWT_SECRET, stranger), mode=mode) as client:
+            unknown = await client.call_tool("document_agent", {"operation": "create", "instruction": "x"})
+            assert unknown.is_error
+            assert "your account is not known to this server" in unknown.content[0].text
+            assert "auth.users" not in unknown.content[0].text.split("(")[0]
+            assert "asyncpg" not in unknown.content[0].text
+        # a token signed with another secret is refused with 401 invalid_token, before any MCP handling
+        async with httpx2.AsyncClient() as plain:
+            initialize = {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "0"},
+                },
+            }
+            forged = await plain.post(
+                f"{base}/mcp",
+                json=initialize,
+                headers={
+                    "Authorization": f"Bearer {make_hs256_token('x' * 40, user)}",
+                    "Accept": "application/json, text/event-stream",
+                },
+            )
+            assert forged.status_code == 401
+            assert 'error="invalid_token"' in forged.headers["www-authenticate"]
+        with pytest.raises(BaseException) as refused:
             async with http_client(base, make_hs256_token("x" * 40, user), mode=mode) as client:
                 await client.list_tools()
+        assert (
+            refused.group_contains(MCPError)
+            if isinstance(refused.value, BaseExceptionGroup)
+            else (isinstance(refused.value, MCPError))
+        )
+    assert len(gemini.model_requests()) == 1, "the unknown user's call must not reach the model"
