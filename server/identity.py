@@ -9,6 +9,7 @@ secret) or any asymmetric algorithm against a JWKS URL. The token itself is neve
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -61,15 +62,36 @@ def caller_from_access_token(token: AccessToken) -> Caller:
     return Caller(user_id=user_id, claims=claims, transport="http")
 
 
+JWKS_REFRESH_INTERVAL_SECONDS = 60.0
+"""Least time between two JWKS fetches made because a token named a key id the cached set lacks (or
+because the last fetch failed): an unauthenticated client must not make the server fetch per request."""
+
+
 @dataclass
 class JWTVerifier:
-    """`TokenVerifier` for the SDK's bearer middleware: HS256 secret and/or JWKS."""
+    """`TokenVerifier` for the SDK's bearer middleware: HS256 secret and/or JWKS.
+
+    Every token must carry `exp` and `sub` and the configured audience; when `issuer` is set, `iss` must be
+    it. The algorithm is fixed by the configuration (HS256 with the secret, asymmetric ones with the JWKS),
+    so `none` and algorithm confusion are refused.
+    """
 
     secret: str | None
     jwks_url: str | None
-    audience: str | None
+    audience: str
+    issuer: str | None = None
     leeway_seconds: int = 30
+    refresh_interval_seconds: float = JWKS_REFRESH_INTERVAL_SECONDS
     _jwks: jwt.PyJWKClient | None = None
+    _last_fetch: float = -float("inf")
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if not self.audience or not self.audience.strip():
+            raise IdentityError(
+                "ARTIFICER_JWT_AUDIENCE is empty: set it to the `aud` your tokens carry "
+                "(Supabase: authenticated); tokens are never accepted without an audience check"
+            )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JWTVerifier:
@@ -79,37 +101,75 @@ class JWTVerifier:
                 "the HTTP transport needs bearer-token verification: set ARTIFICER_JWT_SECRET "
                 "(HS256, e.g. the Supabase JWT secret) or ARTIFICER_JWKS_URL"
             )
-        return cls(secret=secret, jwks_url=settings.jwks_url, audience=settings.jwt_audience or None)
+        return cls(
+            secret=secret,
+            jwks_url=settings.jwks_url,
+            audience=settings.jwt_audience,
+            issuer=settings.auth_issuer_url or None,
+        )
+
+    def _options(self) -> jwt.types.Options:
+        required = ["exp", "sub", "aud"] + (["iss"] if self.issuer else [])
+        return {"require": required, "verify_aud": True, "verify_iss": self.issuer is not None}
+
+    def _issuers(self) -> list[str] | None:
+        if not self.issuer:
+            return None
+        base = str(self.issuer).rstrip("/")
+        return [base, base + "/"]
+
+    def _signing_key(self, kid: Any) -> jwt.PyJWK:
+        """The JWKS key named `kid`. The set is cached; a key id it lacks triggers at most one fetch per
+        `refresh_interval_seconds` (so do failed fetches), whatever the number of requests."""
+        assert self.jwks_url is not None
+        with self._lock:
+            if self._jwks is None:
+                self._jwks = jwt.PyJWKClient(
+                    self.jwks_url, cache_keys=False, lifespan=3600, cooldown_duration=0
+                )
+            client = self._jwks
+            cache = client.jwk_set_cache
+            cached = cache.get() if cache is not None else None
+            keys = [k for k in cached.keys if k.public_key_use in ("sig", None)] if cached else None
+            key = client.match_kid(keys, kid) if keys else None
+            if key is None:
+                now = time.monotonic()
+                if now - self._last_fetch < self.refresh_interval_seconds:
+                    raise jwt.InvalidKeyError(
+                        "the token's key id is not in the JWKS"
+                        if keys is not None
+                        else "the JWKS could not be fetched; trying again later"
+                    )
+                self._last_fetch = now
+                key = client.match_kid(client.get_signing_keys(refresh=True), kid)
+            if key is None:
+                raise jwt.InvalidKeyError("the token's key id is not in the JWKS")
+            return key
 
     def decode(self, token: str) -> dict[str, Any]:
         """The verified claims; raises `jwt.PyJWTError` for any invalid token. Blocking (JWKS fetch)."""
         header = jwt.get_unverified_header(token)
-        options: jwt.types.Options = {"require": ["exp", "sub"], "verify_aud": self.audience is not None}
-        if header.get("alg") == "HS256":
+        alg = header.get("alg")
+        if alg == "HS256":
             if not self.secret:
                 raise jwt.InvalidAlgorithmError("HS256 tokens are not accepted (no secret configured)")
-            return jwt.decode(
-                token,
-                self.secret,
-                algorithms=["HS256"],
-                audience=self.audience,
-                leeway=self.leeway_seconds,
-                options=options,
-            )
-        if not self.jwks_url:
-            raise jwt.InvalidAlgorithmError(
-                f"{header.get('alg')} tokens are not accepted (no JWKS configured)"
-            )
-        if self._jwks is None:
-            self._jwks = jwt.PyJWKClient(self.jwks_url, cache_keys=True, lifespan=3600)
-        key = self._jwks.get_signing_key_from_jwt(token)
+            key: Any = self.secret
+            algorithms = ["HS256"]
+        elif alg in ASYMMETRIC_ALGORITHMS:
+            if not self.jwks_url:
+                raise jwt.InvalidAlgorithmError(f"{alg} tokens are not accepted (no JWKS configured)")
+            key = self._signing_key(header.get("kid")).key
+            algorithms = ASYMMETRIC_ALGORITHMS
+        else:
+            raise jwt.InvalidAlgorithmError(f"{alg!r} tokens are not accepted")
         return jwt.decode(
             token,
-            key.key,
-            algorithms=ASYMMETRIC_ALGORITHMS,
+            key,
+            algorithms=algorithms,
             audience=self.audience,
+            issuer=self._issuers(),
             leeway=self.leeway_seconds,
-            options=options,
+            options=self._options(),
         )
 
     async def verify_token(self, token: str) -> AccessToken | None:
@@ -133,8 +193,23 @@ class JWTVerifier:
         )
 
 
-def make_hs256_token(secret: str, user_id: UUID, *, audience: str = "authenticated", ttl: int = 3600) -> str:
+def make_hs256_token(
+    secret: str,
+    user_id: UUID,
+    *,
+    audience: str = "authenticated",
+    ttl: int = 3600,
+    issuer: str | None = None,
+) -> str:
     """A token the verifier accepts (for tests and local tooling)."""
     now = int(time.time())
-    claims = {"sub": str(user_id), "aud": audience, "role": "authenticated", "iat": now, "exp": now + ttl}
+    claims: dict[str, Any] = {
+        "sub": str(user_id),
+        "aud": audience,
+        "role": "authenticated",
+        "iat": now,
+        "exp": now + ttl,
+    }
+    if issuer is not None:
+        claims["iss"] = issuer
     return jwt.encode(claims, secret, algorithm="HS256")

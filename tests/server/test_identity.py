@@ -8,7 +8,8 @@ import uuid
 
 import jwt
 import pytest
-from artificer.server.identity import JWTVerifier, caller_from_access_token, make_hs256_token
+from artificer.server.identity import IdentityError, JWTVerifier, caller_from_access_token, make_hs256_token
+from artificer.server.settings import Settings
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fakes.http import FakeHTTPServer, Reply
 
@@ -54,5 +55,82 @@ async def test_rs256_against_jwks() -> None:
         assert await verifier.verify_token(forged) is None
         # HS256 tokens are refused when no secret is configured
         assert await verifier.verify_token(make_hs256_token(SECRET, user)) is None
+    finally:
+        server.stop()
+
+
+def _rsa_jwk(kid: str) -> tuple[rsa.RSAPrivateKey, dict]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    public.update(kid=kid, use="sig", alg="RS256")
+    return key, public
+
+
+def _claims(user: uuid.UUID, **extra) -> dict:
+    return {"sub": str(user), "aud": "authenticated", "exp": int(time.time()) + 60, **extra}
+
+
+async def test_alg_none_and_missing_exp_are_refused() -> None:
+    verifier = JWTVerifier(secret=SECRET, jwks_url=None, audience="authenticated")
+    user = uuid.uuid4()
+    unsigned = jwt.encode(_claims(user), None, algorithm="none")
+    assert await verifier.verify_token(unsigned) is None
+    no_exp = {k: v for k, v in _claims(user).items() if k != "exp"}
+    assert await verifier.verify_token(jwt.encode(no_exp, SECRET, algorithm="HS256")) is None
+    no_aud = {k: v for k, v in _claims(user).items() if k != "aud"}
+    assert await verifier.verify_token(jwt.encode(no_aud, SECRET, algorithm="HS256")) is None
+    assert await verifier.verify_token(jwt.encode(_claims(user), SECRET, algorithm="HS256")) is not None
+
+
+async def test_issuer_is_checked_when_configured() -> None:
+    issuer = "https://auth.example.test/auth/v1"
+    verifier = JWTVerifier(secret=SECRET, jwks_url=None, audience="authenticated", issuer=issuer)
+    user = uuid.uuid4()
+    assert await verifier.verify_token(make_hs256_token(SECRET, user, issuer=issuer)) is not None
+    assert await verifier.verify_token(make_hs256_token(SECRET, user, issuer=issuer + "/")) is not None
+    assert await verifier.verify_token(make_hs256_token(SECRET, user, issuer="https://evil.test")) is None
+    assert await verifier.verify_token(make_hs256_token(SECRET, user)) is None  # no iss at all
+
+
+async def test_empty_audience_is_refused_at_startup() -> None:
+    settings = Settings(_env_file=None, jwt_secret=SECRET, jwt_audience="")  # type: ignore[call-arg]
+    with pytest.raises(IdentityError, match="ARTIFICER_JWT_AUDIENCE"):
+        JWTVerifier.from_settings(settings)
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, jwt_secret=SECRET, auth_issuer_url="https://auth.example.test/auth/v1"
+    )
+    verifier = JWTVerifier.from_settings(settings)
+    assert verifier.audience == "authenticated" and verifier.issuer == "https://auth.example.test/auth/v1"
+
+
+async def test_unknown_key_ids_do_not_refetch_the_jwks_within_the_interval() -> None:
+    key, public = _rsa_jwk("k1")
+    served = [public]
+    server = FakeHTTPServer(lambda request: Reply.of_json({"keys": list(served)})).start()
+    try:
+        verifier = JWTVerifier(secret=None, jwks_url=f"{server.url}/jwks.json", audience="authenticated")
+        user = uuid.uuid4()
+        good = jwt.encode(_claims(user), key, algorithm="RS256", headers={"kid": "k1"})
+        assert await verifier.verify_token(good) is not None
+        assert len(server.requests) == 1
+        stranger, _ = _rsa_jwk("k-unknown")
+        for n in range(5):
+            forged = jwt.encode(_claims(user), stranger, algorithm="RS256", headers={"kid": f"unknown-{n}"})
+            assert await verifier.verify_token(forged) is None
+        # the set was fetched less than an interval ago: unknown key ids cause no fetch at all
+        assert len(server.requests) == 1, "unknown key ids must trigger at most one fetch per interval"
+        assert await verifier.verify_token(good) is not None  # the known key still verifies, from cache
+        assert len(server.requests) == 1
+        # once the interval has passed, one more fetch is allowed (a rotated key is picked up)
+        verifier.refresh_interval_seconds = 0.0
+        rotated, rotated_public = _rsa_jwk("k2")
+        served.append(rotated_public)
+        token = jwt.encode(_claims(user), rotated, algorithm="RS256", headers={"kid": "k2"})
+        assert await verifier.verify_token(token) is not None
+        assert len(server.requests) == 2
+        # an algorithm outside the configured ones never causes a fetch
+        hs = jwt.encode(_claims(user), "k" * 48, algorithm="HS384")
+        assert await verifier.verify_token(hs) is None
+        assert len(server.requests) == 2
     finally:
         server.stop()
