@@ -28,9 +28,13 @@ def utc_now() -> datetime:
 
 # --- secrets ---------------------------------------------------------------------------------------
 
+# A key names a secret when its last word does (after camelCase and dashes become snake_case): `api_key`,
+# `x-api-key`, `accessToken`, `github_token`, `client_secret` … but not a count such as `reasoning_tokens`.
 _SECRET_KEY = re.compile(
-    r"(api[_-]?key|token|secret|password|passwd|authorization|cookie|jwt|credential)", re.I
+    r"(^|_)(api_?key|(secret|private|access)_key|token|secrets?|password|passwd|jwt|authorization"
+    r"|cookies?|credentials?)$"
 )
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _SECRET_TEXT = re.compile(
     r"(eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}"  # JWTs
     r"|\bsk-[A-Za-z0-9_-]{16,}"  # OpenAI / Anthropic keys
@@ -57,7 +61,8 @@ def redact_text(text: str | None) -> str | None:
 def _is_secret_key(key: str) -> bool:
     secret = _secret_keys.get(key)
     if secret is None:
-        secret = _SECRET_KEY.search(key) is not None
+        words = _CAMEL_BOUNDARY.sub("_", key).replace("-", "_").replace(" ", "_").lower()
+        secret = _SECRET_KEY.search(words) is not None
         if len(_secret_keys) < 4096:
             _secret_keys[key] = secret
     return secret

@@ -305,3 +305,35 @@ def test_short_text_fast_path_still_redacts_the_shortest_secret() -> None:
         "n": 1,
         "nested": {"token": REDACTED},
     }
+
+
+async def test_token_counts_survive_redaction_and_secret_keys_do_not(pool: asyncpg.Pool, make_user) -> None:
+    user = await make_user()
+    counts = {"input_tokens": 100, "output_tokens": 70, "reasoning_tokens": 20, "cachedTokens": 5}
+    secrets = {
+        "token": "t0",
+        "access_token": "t1",
+        "refreshToken": "t2",
+        "apiKey": "k1",
+        "x-api-key": "k2",
+        "XApiKey": "k3",
+        "client_secret": "s1",
+        "Authorization": "Basic xyz",
+        "github_token": "g1",
+        "credentials": {"user": "u", "pass": "p"},
+    }
+    writer = LogWriter(pool, settings())
+    await writer.start()
+    assert writer.log_usage(
+        UsageRow(user_id=user, agent_type="document_agent", metadata={**counts, **secrets, "note": "ok"})
+    )
+    assert writer.log_activity(activity(user, operation_metadata={**counts, **secrets}))
+    await writer.aclose()
+
+    expected = {**counts, **dict.fromkeys(secrets, "[redacted]")}
+    usage = await pool.fetchval("select metadata from usage_logs where user_id = $1", user)
+    assert usage == {**expected, "note": "ok"}
+    stored = await pool.fetchval(
+        "select operation_metadata from agent_activity_logs where user_id = $1", user
+    )
+    assert stored == expected
