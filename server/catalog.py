@@ -9,7 +9,7 @@ operations; its description and parameter descriptions come from
 
 `CatalogService` holds the current catalog, reloads it when the `artificer_config` channel fires (a
 dedicated asyncpg connection, reconnected with backoff after a database restart, reloading once after
-each reconnect), and calls its `on_change` callbacks when the listed tools changed.
+each connect, the first one too), and calls its `on_change` callbacks when the listed tools changed.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import asyncpg
 import mcp_types as types
 from artificer.agents.base import AgentSpec, ModelChoice, Operation
 from artificer.agents.providers.base import ModelPricing
+from artificer.storage.health import ping
 
 logger = logging.getLogger(__name__)
 
@@ -297,11 +298,14 @@ class CatalogService:
         return self.current
 
     async def run(self) -> None:
-        """Listen for changes until cancelled; reconnect with backoff; reload after each (re)connect."""
+        """Listen for changes until cancelled; reconnect with backoff; reload after each connect.
+
+        The first connect reloads too: a change committed between the startup load and LISTEN sent its
+        notification before anyone listened, so only a load made after LISTEN is sure to include it.
+        """
         if self.listen_dsn is None:
             return
         attempt = 0
-        first = True
         while True:
             try:
                 conn = await asyncpg.connect(
@@ -315,16 +319,15 @@ class CatalogService:
                 continue
             attempt = 0
             try:
-                await self._listen(conn, reload_first=not first)
+                await self._listen(conn)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 logger.warning("config LISTEN connection lost (%s); reconnecting", error)
             finally:
-                first = False
                 if not conn.is_closed():
                     with anyio.CancelScope(shield=True):
                         await conn.close(timeout=2)
 
-    async def _listen(self, conn: asyncpg.Connection, *, reload_first: bool) -> None:
+    async def _listen(self, conn: asyncpg.Connection) -> None:
         lost = anyio.Event()
 
         def on_notify(*_: object) -> None:
@@ -336,9 +339,8 @@ class CatalogService:
 
         conn.add_termination_listener(on_terminate)
         await conn.add_listener(NOTIFY_CHANNEL, on_notify)
+        await self._safe_reload()  # after LISTEN: nothing committed before this point is missed
         self.listening.set()
-        if reload_first:
-            await self._safe_reload()
         while True:
             with anyio.move_on_after(5.0):
                 await self._wake.wait()
@@ -346,7 +348,7 @@ class CatalogService:
                 raise asyncpg.InterfaceError("connection closed")
             if not self._wake.is_set():
                 # Idle: a cheap check that the connection is still alive (a dead TCP peer never fires).
-                await conn.fetchval("select 1", timeout=5)
+                await ping(conn)
                 continue
             self._wake = anyio.Event()
             await self._safe_reload()

@@ -6,8 +6,8 @@ import time
 
 import anyio
 import pytest
-from artificer.server.app import build_server
-from artificer.server.catalog import LISTEN_APPLICATION_NAME
+from artificer.server.app import build_server, load_catalog
+from artificer.server.catalog import LISTEN_APPLICATION_NAME, CatalogService
 from artificer.server.identity import make_hs256_token
 from fakes.gemini import FakeGemini
 from mcp.client import Client
@@ -155,3 +155,20 @@ async def test_handshake_http_session_gets_list_changed(database_url: str, make_
         with anyio.fail_after(1.0):
             await changed.wait()
         assert operations(await client.list_tools()) == ["create", "update", "revert"]
+
+
+async def test_a_change_between_startup_load_and_listen_is_not_missed(
+    database_url: str, gemini: FakeGemini, pool
+) -> None:
+    settings = make_settings(database_url, None, gemini)
+    service = CatalogService(loader=lambda: load_catalog(pool, settings), listen_dsn=database_url)
+    first = await service.reload()
+    assert "suggest" in [op.name for op in first.agents["document_agent"].enabled_operations]
+    await pool.execute(DISABLE_SUGGESTION)  # its NOTIFY goes out while nobody listens yet
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(service.run)
+        with anyio.fail_after(10):
+            await service.listening.wait()
+        enabled = [op.name for op in service.get().agents["document_agent"].enabled_operations]
+        tg.cancel_scope.cancel()
+    assert "suggest" not in enabled, enabled
