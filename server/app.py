@@ -173,9 +173,10 @@ async def resolve_local_user(pool: Any, settings: Settings, *, embedded: bool) -
             "with DATABASE_URL the stdio server acts as that user"
         )
     exists = await users.ensure_user(pool, user_id, settings.user_email, create=embedded)
-    if not exists:
+    user = await users.get_user(pool, user_id) if exists else None
+    if user is None:
         raise IdentityError(f"ARTIFICER_USER_ID {user_id} is not a user in auth.users of this database")
-    return local_caller(user_id, settings.user_email)
+    return local_caller(user_id, settings.user_email or user.email, user.app_metadata)
 
 
 def caller_of(state: AppState, ctx: ServerRequestContext[Any, Any]) -> Caller:

@@ -45,10 +45,16 @@ class Caller:
         return claims
 
 
-def local_caller(user_id: UUID, email: str | None = None) -> Caller:
+def local_caller(
+    user_id: UUID, email: str | None = None, app_metadata: Mapping[str, Any] | None = None
+) -> Caller:
+    """The stdio user. `app_metadata` is the user's `raw_app_meta_data` (server-controlled: the role an
+    admin has), carried in the claims as a Supabase token carries it, so `get_user_role()` sees it."""
     claims: dict[str, Any] = {"sub": str(user_id), "role": "authenticated"}
     if email:
         claims["email"] = email
+    if app_metadata:
+        claims["app_metadata"] = dict(app_metadata)
     return Caller(user_id=user_id, claims=claims, transport="stdio")
 
 

@@ -8,8 +8,10 @@ import uuid
 
 import jwt
 import pytest
+from artificer.server.app import resolve_local_user
 from artificer.server.identity import IdentityError, JWTVerifier, caller_from_access_token, make_hs256_token
 from artificer.server.settings import Settings
+from artificer.storage.database import as_user
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fakes.http import FakeHTTPServer, Reply
 
@@ -134,3 +136,19 @@ async def test_unknown_key_ids_do_not_refetch_the_jwks_within_the_interval() -> 
         assert len(server.requests) == 2
     finally:
         server.stop()
+
+
+async def test_stdio_user_carries_its_app_metadata_role(pool, make_user) -> None:
+    admin = await make_user(role="admin")
+    plain = await make_user(role="user")
+    roles = {}
+    for user in (admin, plain):
+        settings = Settings(_env_file=None, user_id=str(user))  # type: ignore[call-arg]
+        caller = await resolve_local_user(pool, settings, embedded=False)
+        assert caller.user_id == user and caller.transport == "stdio"
+        async with as_user(pool, caller.rls_claims) as conn:
+            roles[user] = await conn.fetchval("select public.get_user_role()")
+    assert roles == {admin: "admin", plain: "user"}
+    with pytest.raises(IdentityError, match="not a user"):
+        missing = Settings(_env_file=None, user_id=str(uuid.uuid4()))  # type: ignore[call-arg]
+        await resolve_local_user(pool, missing, embedded=False)
