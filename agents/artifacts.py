@@ -48,6 +48,14 @@ class Reverted:
     reverted_to: int
 
 
+MIME_TYPES = {"text": "text/markdown", "python code": "text/x-python", "mermaid code": "text/vnd.mermaid"}
+"""The MIME type of each `Document.kind`'s content."""
+
+
+def mime_type(kind: str) -> str:
+    return MIME_TYPES.get(kind, "text/plain")
+
+
 MAX_TITLE_CHARS = 100
 MAX_VERSION = 2**31 - 1
 """The largest version number (`Document.version_number` is an int4); bigger arguments are refused."""

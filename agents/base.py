@@ -102,6 +102,8 @@ class AgentOutcome:
     resource_type: str | None = None
     resource_uri: str | None = None
     resource_title: str | None = None
+    resource_mime_type: str | None = None
+    """The MIME type of the resource's content (`artifacts.mime_type(kind)`)."""
     summary: str = ""
     """One line for the text content of the tool result."""
     metadata: Mapping[str, Any] = field(default_factory=dict)

@@ -124,6 +124,7 @@ def _outcome(
         resource_type="document",
         resource_uri=uri,
         resource_title=f"{doc.title} (v{doc.version_number})",
+        resource_mime_type=artifacts.mime_type(doc.kind),
         summary=summary,
         metadata={"document_id": str(doc.id), "version": doc.version_number, "kind": doc.kind, **meta},
     )

@@ -150,6 +150,7 @@ def _outcome(doc: documents.Document, result: DocumentResult, summary: str, **me
         resource_type="document",
         resource_uri=result.uri,
         resource_title=f"{doc.title} (v{doc.version_number})",
+        resource_mime_type=artifacts.mime_type(doc.kind),
         summary=summary,
         metadata={"document_id": str(doc.id), "version": doc.version_number, **meta},
     )

@@ -33,6 +33,7 @@ import anyio
 import asyncpg
 import mcp_types as types
 from artificer.agents.base import AgentCall, AgentInputError, AgentOutcome, ModelChoice, Operation, ProgressFn
+from artificer.agents.code_artifacts import InvalidSource
 from artificer.agents.providers.base import LLMProvider, LLMResult, ProviderError
 from artificer.server.catalog import Catalog, CatalogError, CatalogService
 from artificer.server.identity import Caller
@@ -204,6 +205,8 @@ class _Call:
     caller: Caller
     agent_type: str
     provider: str
+    id_argument: str | None = None
+    """The argument naming the artifact (`documentId`, `codeId`, `diagramId`), for failed calls' logs."""
     correlation_id: uuid.UUID = field(default_factory=uuid.uuid4)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: float = field(default_factory=time.perf_counter)
@@ -276,7 +279,9 @@ async def _run_agent_tool(
 
     # --- rate limit (one statement) ---------------------------------------------------------------
     per_minute, per_hour, per_day = entry.limits
-    call = _Call(caller=caller, agent_type=spec.agent_type, provider=catalog.provider)
+    call = _Call(
+        caller=caller, agent_type=spec.agent_type, provider=catalog.provider, id_argument=spec.id_argument
+    )
     try:
         decision = await rate_limits.check_and_count(
             deps.pool,
@@ -317,6 +322,8 @@ async def _run_agent_tool(
         # Enqueueing is synchronous, so the cancellation cannot interrupt it; nothing was stored.
         _log(deps, call, catalog, agent_call, None, "cancelled", "the call was cancelled by the client")
         raise
+    except InvalidSource as error:  # the model's answer, not the caller's input, was wrong
+        return _failed(deps, call, catalog, agent_call, error, str(error), category="api")
     except AgentInputError as error:
         return _failed(deps, call, catalog, agent_call, error, str(error), category="user")
     except documents.VersionConflict as error:
@@ -326,6 +333,8 @@ async def _run_agent_tool(
     except documents.DocumentError as error:
         return _failed(deps, call, catalog, agent_call, error, str(error), category="user")
     except ProviderError as error:
+        if error.partial is not None and error.partial not in agent_call.llm_calls:
+            agent_call.llm_calls.append(error.partial)  # billed tokens are logged on failure too
         return _failed(
             deps, call, catalog, agent_call, error, f"the model call failed: {error}", category="api"
         )
@@ -357,7 +366,7 @@ def _result(outcome: AgentOutcome) -> types.CallToolResult:
                 type="resource_link",
                 name=outcome.resource_title or outcome.resource_uri,
                 uri=outcome.resource_uri,
-                mime_type="text/markdown",
+                mime_type=outcome.resource_mime_type or "text/plain",
             )
         )
     return types.CallToolResult(content=content, structured_content=structured)
@@ -413,9 +422,10 @@ def _log(
     metadata: dict[str, Any] = {"operation": agent_call.operation.name, "transport": call.caller.transport}
     if outcome is not None:
         metadata.update(outcome.metadata)
-    resource_id = (
-        outcome.resource_id if outcome is not None else getattr(agent_call.arguments, "documentId", None)
-    )
+    if outcome is not None:
+        resource_id = outcome.resource_id
+    else:
+        resource_id = getattr(agent_call.arguments, call.id_argument, None) if call.id_argument else None
     try:
         deps.logs.log_activity(
             AgentActivityRow(
@@ -464,6 +474,7 @@ def _log(
                         "request_timestamp": call.started_at,
                         "response_timestamp": ended_at,
                         "metadata": {
+                            "success": error_type is None,
                             "correlation_id": str(call.correlation_id),
                             "operation": agent_call.operation.name,
                             "reasoning_tokens": result.usage.reasoning_tokens,

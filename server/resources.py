@@ -19,6 +19,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 import mcp_types as types
+from artificer.agents import artifacts
 from artificer.agents.artifacts import MAX_VERSION
 from artificer.agents.document import artifact_uri
 from artificer.server.identity import Caller
@@ -27,7 +28,7 @@ from artificer.storage import documents, usage
 from artificer.storage.database import as_user
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-MIME_TYPES = {"text": "text/markdown", "python code": "text/x-python", "mermaid code": "text/vnd.mermaid"}
+MIME_TYPES = artifacts.MIME_TYPES
 URI_PATTERN = re.compile(r"^artifact://(?P<id>[0-9a-fA-F-]{36})(?:/v/(?P<version>[0-9]{1,9}))?$")
 
 
@@ -52,7 +53,7 @@ class ResourceNotFound(Exception):
 
 
 def _mime(kind: str) -> str:
-    return MIME_TYPES.get(kind, "text/plain")
+    return artifacts.mime_type(kind)
 
 
 async def list_resources(pool: Any, caller: Caller, limit: int = 200) -> list[types.Resource]:

@@ -31,6 +31,7 @@ from artificer.agents.providers.base import (
     ObjectResult,
     ProviderError,
     Refused,
+    SchemaMismatch,
     StreamDelta,
     ToolCall,
     TooManySteps,
@@ -304,7 +305,11 @@ class AnthropicProvider:
             "format": {"type": "json_schema", "schema": anthropic.transform_schema(schema)}
         }
         result = await self._run(request, params)
-        value = validate_object(result.text, schema, provider="anthropic", retries=result.retries)
+        try:
+            value = validate_object(result.text, schema, provider="anthropic", retries=result.retries)
+        except SchemaMismatch as err:
+            err.partial = result  # the full answer was billed
+            raise
         return ObjectResult(value=value, result=result)
 
     async def generate_with_native_tools(self, request: LLMRequest, tools: Sequence[NativeTool]) -> LLMResult:

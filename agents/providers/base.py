@@ -216,11 +216,21 @@ class FunctionTool:
 class ProviderError(Exception):
     """Base of every provider failure. `str(err)` is a message a model or user can act on."""
 
-    def __init__(self, message: str, *, provider: ProviderName | None = None, retries: int = 0) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: ProviderName | None = None,
+        retries: int = 0,
+        partial: LLMResult | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.provider = provider
         self.retries = retries
+        self.partial = partial
+        """The call as far as the provider answered it, when it reported usage before the failure (a
+        structured answer that does not fit the schema, an empty answer): tokens that were billed."""
 
     def __str__(self) -> str:
         where = f"{self.provider}: " if self.provider else ""

@@ -27,6 +27,7 @@ from artificer.agents.providers.base import (
     ObjectResult,
     ProviderError,
     Refused,
+    SchemaMismatch,
     StreamDelta,
     ToolCall,
     TooManySteps,
@@ -326,7 +327,11 @@ class GoogleProvider:
             request, response_mime_type="application/json", response_json_schema=schema.model_json_schema()
         )
         result, _ = await self._once(request, config)
-        value = validate_object(result.text, schema, provider="google", retries=result.retries)
+        try:
+            value = validate_object(result.text, schema, provider="google", retries=result.retries)
+        except SchemaMismatch as err:
+            err.partial = result  # the full answer was billed
+            raise
         return ObjectResult(value=value, result=result)
 
     async def generate_with_native_tools(self, request: LLMRequest, tools: Sequence[NativeTool]) -> LLMResult:

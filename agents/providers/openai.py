@@ -34,6 +34,7 @@ from artificer.agents.providers.base import (
     ObjectResult,
     ProviderError,
     Refused,
+    SchemaMismatch,
     StreamDelta,
     ToolCall,
     TooManySteps,
@@ -258,7 +259,11 @@ class OpenAIProvider:
             "json_schema": {"name": schema.__name__, "schema": to_strict_json_schema(schema), "strict": True},
         }
         result = await self._complete(request, params)
-        value = validate_object(result.text, schema, provider="openai", retries=result.retries)
+        try:
+            value = validate_object(result.text, schema, provider="openai", retries=result.retries)
+        except SchemaMismatch as err:
+            err.partial = result  # the full answer was billed
+            raise
         return ObjectResult(value=value, result=result)
 
     async def generate_with_native_tools(self, request: LLMRequest, tools: Sequence[NativeTool]) -> LLMResult:

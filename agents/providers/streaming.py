@@ -166,6 +166,15 @@ class ResultStream:
                     "the model returned no answer text; rephrase the request or try another model",
                     provider=self._provider,
                     retries=tracker.retries,
+                    partial=tracker.result(  # the provider reported (and billed) the empty answer
+                        self._request,
+                        provider=self._provider,
+                        text="",
+                        usage=end.usage,
+                        model=end.model,
+                        reasoning="".join(thinking),
+                        tool_calls=end.tool_calls,
+                    ),
                 )
             self._result = tracker.result(
                 self._request,

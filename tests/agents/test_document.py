@@ -262,3 +262,53 @@ async def test_resources_and_usage_tool(database_url, make_user, gemini, pool) -
         assert bad.is_error and "startDate" in bad.content[0].text
         tool = next(t for t in (await client.list_tools()).tools if t.name == "usage")
         assert tool.annotations.read_only_hint is True
+
+
+async def test_cancelled_while_storing_leaves_no_version(database_url, make_user, gemini, pool) -> None:
+    """The stream has ended; the call is cancelled while its one store statement waits: nothing is stored."""
+    user = await make_user()
+    async with in_process(make_settings(database_url, user, gemini)) as client:
+        gemini.script(Turn(text="complete answer"))
+        blocker = await pool.acquire()
+        transaction = blocker.transaction()
+        await transaction.start()
+        await blocker.execute('lock table "Document" in access exclusive mode')
+        try:
+            async with anyio.create_task_group() as tg:
+
+                async def call() -> None:
+                    await client.call_tool("document_agent", {"operation": "create", "instruction": "x"})
+
+                tg.start_soon(call)
+                with anyio.fail_after(10):
+                    while not await pool.fetchval(  # noqa: ASYNC110 — the store waits for the lock
+                        "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+                        "and datname = current_database()"
+                    ):
+                        await anyio.sleep(0.02)
+                assert len(gemini.model_requests()) == 1  # the answer was streamed to its end
+                tg.cancel_scope.cancel()
+        finally:
+            await transaction.rollback()
+            await pool.release(blocker)
+        await anyio.sleep(0.5)  # a store that was not cancelled would land now
+    assert await count_rows(database_url, "Document") == 0
+
+
+async def test_schema_mismatch_after_a_full_answer_logs_the_billed_tokens(
+    database_url, make_user, gemini, pool
+) -> None:
+    user = await make_user()
+    async with in_process(make_settings(database_url, user, gemini)) as client:
+        doc = await create(client, gemini)
+        gemini.script(Turn(text='{"suggestions": "not a list"}', input_tokens=333, output_tokens=44))
+        result = await client.call_tool("document_agent", {"operation": "suggest", "documentId": doc["id"]})
+        assert result.is_error and "model call failed" in result.content[0].text
+    usage = await pool.fetch("select * from usage_logs where user_id = $1 and input_tokens = 333", user)
+    assert len(usage) == 1 and usage[0]["output_tokens"] == 44
+    assert usage[0]["metadata"]["success"] is False and usage[0]["metadata"]["operation"] == "suggest"
+    failed = await pool.fetchrow(
+        "select * from agent_activity_logs where user_id = $1 and success = false", user
+    )
+    assert failed is not None and failed["input_tokens"] == 333
+    assert failed["resource_id"] == uuid.UUID(doc["id"])

@@ -303,3 +303,30 @@ async def test_listed_with_enabled_operations_only(database_url, make_user, gemi
     assert tool.input_schema["properties"]["operation"]["enum"] == ["generate"]
     assert tool.annotations.read_only_hint is True
     assert gemini.model_requests() == []
+
+
+async def test_link_mime_type_and_failed_call_logs(database_url, make_user, gemini, pool) -> None:
+    await pool.execute(
+        "update admin_config set config_data = config_data || "
+        """'{"agent_activity_logging_enabled": true, "error_logging_enabled": true}'::jsonb """
+        "where config_key = 'logging_settings'"
+    )
+    user = await make_user()
+    async with in_process(make_settings(database_url, user, gemini)) as client:
+        gemini.script(Turn(text=V1))
+        created = await client.call_tool("python_agent", {"operation": "create", "instruction": "add"})
+        assert not created.is_error, created.content
+        links = [c for c in created.content if c.type == "resource_link"]
+        assert links and links[0].mime_type == "text/x-python"
+        code_id = created.structured_content["id"]
+        gemini.script(Turn(text="def broken(:\n"))
+        failed = await client.call_tool(
+            "python_agent", {"operation": "update", "codeId": code_id, "instruction": "break it"}
+        )
+        assert failed.is_error and "not valid Python" in failed.content[0].text
+    row = await pool.fetchrow(
+        "select * from agent_activity_logs where user_id = $1 and success = false", user
+    )
+    assert row["resource_id"] == uuid.UUID(code_id) and row["error_type"] == "InvalidSource"
+    error = await pool.fetchrow("select * from error_logs where user_id = $1", user)
+    assert error["error_type"] == "api" and "not valid Python" in error["error_message"]
