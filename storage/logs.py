@@ -37,16 +37,16 @@ _SECRET_KEY = re.compile(
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _SECRET_TEXT = re.compile(
     r"(eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}"  # JWTs
-    r"|\bsk-[A-Za-z0-9_-]{16,}"  # OpenAI / Anthropic keys
+    r"|\bsk-[A-Za-z0-9_*.…-]{8,}"  # OpenAI / Anthropic keys, also masked (sk-proj-abcd****wxyz)
     r"|\bAIza[0-9A-Za-z_-]{30,}"  # Google API keys
     r"|\bgh[pousr]_[A-Za-z0-9]{20,}|\bgithub_pat_[A-Za-z0-9_]{20,}"  # GitHub tokens
-    r"|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,})"
+    r"|(?i:bearer)\s+[A-Za-z0-9._~+/=*-]{8,})"
 )
 REDACTED = "[redacted]"
 
 
-# The shortest text _SECRET_TEXT can match ("bearer " and 8 characters): anything shorter is left as is.
-_SHORTEST_SECRET = 15
+# The shortest text _SECRET_TEXT can match ("sk-" and 8 characters): anything shorter is left as is.
+_SHORTEST_SECRET = 11
 _PLAIN_TYPES = frozenset({int, float, bool, type(None)})
 _secret_keys: dict[str, bool] = {}  # key -> whether it names a secret (log metadata reuses few keys)
 

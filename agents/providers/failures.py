@@ -12,6 +12,12 @@ from artificer.agents.providers.base import (
     RateLimited,
 )
 
+_KEY_SETTING: dict[str, str] = {
+    "google": "GOOGLE_API_KEY",
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+}
+
 
 def _trim(detail: str, limit: int = 300) -> str:
     detail = " ".join(detail.split())
@@ -29,8 +35,10 @@ def from_status(provider: ProviderName, status: int, detail: str, retries: int) 
             retries=retries,
         )
     if status in (401, 403):
+        # No provider text here: a rejected-key answer can echo (a masked form of) the key itself.
         return AuthenticationFailed(
-            f"the provider rejected the API key (HTTP {status}){said}; check the key and its permissions",
+            f"the provider rejected the API key (HTTP {status}): check {_KEY_SETTING[provider]} "
+            "and the key's permissions",
             provider=provider,
             retries=retries,
         )

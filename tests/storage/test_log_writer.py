@@ -298,7 +298,9 @@ async def test_a_cancelled_backlog_flush_loses_no_row(pool: asyncpg.Pool, make_u
 def test_short_text_fast_path_still_redacts_the_shortest_secret() -> None:
     from artificer.storage.logs import REDACTED, redact_text, redact_value
 
-    assert redact_text("Bearer abcdefgh") == REDACTED  # 15 characters, the shortest match
+    assert redact_text("sk-abcdefgh") == REDACTED  # 11 characters, the shortest match
+    assert redact_text("sk-abcdefg") == "sk-abcdefg"  # too short to be a key
+    assert redact_text("Bearer abcdefgh") == REDACTED
     assert redact_text("Bearer abcdefg") == "Bearer abcdefg"  # too short to be a token
     assert redact_value({"note": "Bearer abcdefgh", "n": 1, "nested": {"token": "x"}}) == {
         "note": REDACTED,
@@ -337,3 +339,27 @@ async def test_token_counts_survive_redaction_and_secret_keys_do_not(pool: async
         "select operation_metadata from agent_activity_logs where user_id = $1", user
     )
     assert stored == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Incorrect API key provided: sk-proj-abcd********************wxyz. You can find your key",
+        "Incorrect API key provided: sk-abcdefgh",
+        "sent Authorization: Bearer abc.def-ghi",
+        "header was 'authorization: bearer ****abcd1234'",
+    ],
+)
+def test_key_shapes_in_text_are_redacted(text: str) -> None:
+    from artificer.storage.logs import REDACTED, redact_text
+
+    redacted = redact_text(text)
+    assert redacted is not None and REDACTED in redacted
+    assert "sk-" not in redacted and "abcd" not in redacted and "abc.def" not in redacted
+
+
+def test_ordinary_words_are_not_redacted() -> None:
+    from artificer.storage.logs import redact_text
+
+    for text in ("the task-scheduler ran", "risk-assessment-report done", "input_tokens=100 bearer of news"):
+        assert redact_text(text) == text

@@ -372,6 +372,23 @@ async def test_a_rejected_key_is_not_retried(fake: FakeLLM, provider: LLMProvide
     assert "test-key-not-secret" not in str(caught.value)
 
 
+KEY_SETTING = {"google": "GOOGLE_API_KEY", "openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_a_rejected_key_error_carries_no_provider_text(
+    fake: FakeLLM, provider: LLMProvider, status: int
+) -> None:
+    # A provider's 401 can echo (a masked form of) the key it was given.
+    fake.script(Failure(status, retry_after=None, message="Incorrect API key provided: sk-proj-abcd****wxyz"))
+
+    with pytest.raises(AuthenticationFailed) as caught:
+        await provider.generate(request_for())
+    message = str(caught.value)
+    assert "sk-proj" not in message and "Incorrect API key" not in message
+    assert KEY_SETTING[fake.name] in message
+
+
 async def test_a_refusal_is_a_typed_error(fake: FakeLLM, provider: LLMProvider) -> None:
     fake.script(Turn(refusal=True), Turn(refusal=True))
 
