@@ -38,6 +38,14 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "ARTIFICER_DATABASE_URL"),
         description="Postgres or Supabase URL; unset means the embedded Postgres.",
     )
+    direct_database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias="ARTIFICER_DIRECT_DATABASE_URL",
+        description=(
+            "A session-mode / direct connection URL for migrations and LISTEN when DATABASE_URL goes "
+            "through a transaction pooler (Supabase port 6543); unset means DATABASE_URL."
+        ),
+    )
     data_dir: Path = Field(
         default_factory=default_data_dir,
         validation_alias="ARTIFICER_DATA_DIR",

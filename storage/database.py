@@ -229,14 +229,25 @@ class DatabaseTarget:
     embedded: EmbeddedPostgres | None = None
     statement_cache_size: int = 100
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    direct_dsn: str | None = None
+    """ARTIFICER_DIRECT_DATABASE_URL: a session connection when `dsn` goes through a transaction pooler."""
 
     @property
     def redacted_dsn(self) -> str:
         return redact_dsn(self.dsn)
 
+    @property
+    def session_dsn(self) -> str:
+        """The DSN for work that needs one backend for a whole session (migrations' advisory lock, LISTEN):
+        the direct URL when one is set, else `dsn`."""
+        return self.direct_dsn or self.dsn
+
     async def connect(self) -> asyncpg.Connection:
+        """One session connection (on `session_dsn`), for migrations and other session-level work."""
         return await connect(
-            self.dsn, statement_cache_size=self.statement_cache_size, connect_timeout=self.connect_timeout
+            self.session_dsn,
+            statement_cache_size=self.statement_cache_size,
+            connect_timeout=self.connect_timeout,
         )
 
     async def create_pool(self, *, min_size: int = 1, max_size: int = 10) -> Pool:
@@ -266,11 +277,17 @@ async def resolve_database(settings: Settings) -> DatabaseTarget:
     timeout = settings.connect_timeout_seconds
     if settings.database_url is not None:
         dsn = validate_dsn(settings.database_url.get_secret_value())
+        location = f"Postgres at {describe_server(dsn)} (DATABASE_URL)"
+        direct = settings.direct_database_url
+        direct_dsn = validate_dsn(direct.get_secret_value()) if direct is not None else None
+        if direct_dsn is not None:
+            location += f", sessions via {describe_server(direct_dsn)} (ARTIFICER_DIRECT_DATABASE_URL)"
         return DatabaseTarget(
             dsn=dsn,
-            location=f"Postgres at {describe_server(dsn)} (DATABASE_URL)",
+            location=location,
             statement_cache_size=settings.statement_cache_size,
             connect_timeout=timeout,
+            direct_dsn=direct_dsn,
         )
     try:
         embedded = await anyio.to_thread.run_sync(start_embedded, settings.data_dir)

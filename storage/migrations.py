@@ -8,6 +8,7 @@ applied and then edited is refused: write a new file instead.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import time
@@ -91,7 +92,12 @@ async def _acquire_lock(conn: asyncpg.Connection, wait_seconds: float) -> None:
 
 
 async def _release_lock(conn: asyncpg.Connection) -> None:
-    await conn.execute("select pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+    """Unlock, in the runner's `finally`. When the connection broke, the server has already dropped the
+    session's locks, and the error that broke it (in flight) is the one to report, not "connection closed"."""
+    if conn.is_closed():
+        return
+    with contextlib.suppress(asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError):
+        await conn.execute("select pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
 
 
 async def _ensure_table(conn: asyncpg.Connection) -> None:
@@ -179,7 +185,13 @@ async def migrate(
                         migration.checksum,
                         duration_ms,
                     )
-            except asyncpg.PostgresError as error:
+            except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                # A connection that broke inside the file surfaces as "cannot call Transaction.__aexit__"
+                # (InterfaceError); the server error that broke it is its context.
+                if isinstance(error, asyncpg.InterfaceError):
+                    if not isinstance(error.__context__, asyncpg.PostgresError):
+                        raise
+                    error = error.__context__
                 position = getattr(error, "position", None)
                 where = f" (at character {position})" if position else ""
                 raise MigrationError(

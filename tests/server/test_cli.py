@@ -70,6 +70,23 @@ async def test_migrate_status_and_a_second_migrate(empty_database_url: str, tmp_
     assert f"applied: {len(applied)}, pending: 0" in status_after.stdout.decode()
 
 
+async def test_migrate_goes_through_the_direct_url(
+    empty_database_url: str, closed_port: int, tmp_path: Path
+) -> None:
+    # DATABASE_URL stands for a transaction pooler (here: nothing listens); migrations need a session.
+    env = clean_env(
+        DATABASE_URL=f"postgresql://app:pw@127.0.0.1:{closed_port}/pooled",
+        ARTIFICER_DIRECT_DATABASE_URL=empty_database_url,
+    )
+    result = await artificer("db", "migrate", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    conn = await asyncpg.connect(empty_database_url)
+    try:
+        assert await conn.fetchval("select count(*) from public.artificer_schema_migrations") > 0
+    finally:
+        await conn.close()
+
+
 async def test_verify_exit_codes(database_url: str, tmp_path: Path) -> None:
     manifest = pytest.importorskip("artificer.sql.manifest")
     env = clean_env(DATABASE_URL=database_url)

@@ -216,3 +216,31 @@ async def test_resolve_database_starts_the_embedded_cluster(
         finally:
             await pool.close()
     assert not (tmp_path / "pg" / "postmaster.pid").exists()  # the last handle stopped the server
+
+
+async def test_session_work_goes_to_the_direct_url(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pooler = "postgresql://app:secret@127.0.0.1:1/pooled"  # nothing listens there
+    monkeypatch.setenv("DATABASE_URL", pooler)
+    monkeypatch.delenv("ARTIFICER_DIRECT_DATABASE_URL", raising=False)
+    async with await resolve_database(Settings(_env_file=None)) as target:
+        assert target.session_dsn == target.dsn == pooler
+        with pytest.raises(DatabaseError, match=r"127\.0\.0\.1:1\b"):
+            await target.connect()
+
+    monkeypatch.setenv("ARTIFICER_DIRECT_DATABASE_URL", database_url)
+    async with await resolve_database(Settings(_env_file=None)) as target:
+        assert target.dsn == pooler  # the pool still goes through DATABASE_URL
+        assert target.session_dsn == database_url
+        assert "ARTIFICER_DIRECT_DATABASE_URL" in target.location and "secret" not in target.location
+        conn = await target.connect()
+        try:
+            direct = await asyncpg.connect(database_url)
+            try:
+                expected = await direct.fetchval("select current_database()")
+            finally:
+                await direct.close()
+            assert await conn.fetchval("select current_database()") == expected
+        finally:
+            await conn.close()

@@ -274,3 +274,22 @@ async def test_reset_of_the_real_schema_keeps_auth_users_and_verifies(database_u
         assert await migrate(conn) == []
     finally:
         await conn.close()
+
+
+async def test_a_connection_that_breaks_mid_migration_reports_the_migration(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    folder = write_files(tmp_path, {"0001_breaks.sql": "select pg_terminate_backend(pg_backend_pid());"})
+    conn = await connect(empty_database_url)
+    try:
+        # The lock release in the runner's cleanup must not replace this error with "connection is closed".
+        with pytest.raises(MigrationError, match=r"0001_breaks\.sql failed"):
+            await migrate(conn, load_migrations(folder))
+    finally:
+        await conn.close()
+    # the server dropped the broken session's lock: the next migrate takes it at once
+    fresh = await connect(empty_database_url)
+    try:
+        assert await fresh.fetchval("select pg_try_advisory_lock($1)", MIGRATION_LOCK_KEY)
+    finally:
+        await fresh.close()
