@@ -172,17 +172,31 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
         http_settings = settings.model_copy(update=updates)
         say(f"serving MCP on http://{http_settings.http_host}:{http_settings.http_port}/mcp")
         await serve_http(http_settings)
-    except IdentityError as error:
+    except (IdentityError, CatalogError) as error:
         raise CommandError(str(error)) from None
     except BaseExceptionGroup as group:
-        # Startup failures surface from inside the SDK's task groups; report the first one as one line.
-        leaf: BaseException = group
-        while isinstance(leaf, BaseExceptionGroup) and leaf.exceptions:
-            leaf = leaf.exceptions[0]
-        if isinstance(leaf, IdentityError | CatalogError | DatabaseError):
-            raise CommandError(str(leaf)) from None
-        raise
+        # Startup failures surface from inside the SDK's (and the lifespan's) task groups: report the
+        # first startup failure found among them as one line.
+        reported = _startup_failure(group, (IdentityError, CatalogError, *STARTUP_FAILURES))
+        if reported is None:
+            raise
+        raise CommandError(str(reported)) from None
     return EXIT_OK
+
+
+# Failures of the startup path (database, embedded server, migration) that `main` reports as one line.
+STARTUP_FAILURES: tuple[type[Exception], ...] = (DatabaseError, EmbeddedError, MigrationError)
+
+
+def _startup_failure(error: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
+    """The first exception of one of `kinds` in `error`, looking inside (nested) exception groups."""
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = _startup_failure(inner, kinds)
+            if found is not None:
+                return found
+        return None
+    return error if isinstance(error, kinds) else None
 
 
 def _settings_error(error: ValidationError) -> str:

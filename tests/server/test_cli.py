@@ -236,3 +236,29 @@ async def test_two_concurrent_migrates_share_one_fresh_embedded_cluster(tmp_path
     assert sorted(len(lines) for lines in applied)[0] == 0  # one of them found nothing left to do
     assert max(len(lines) for lines in applied) > 0
     assert not (tmp_path / "shared" / "pg" / "postmaster.pid").exists()  # the last one out stopped it
+
+
+async def test_serve_reports_a_refused_startup_migration_as_one_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:  # an applied migration whose recorded checksum no longer matches its file
+        await conn.execute(
+            "update public.artificer_schema_migrations set checksum = 'tampered'"
+            " where filename = (select min(filename) from public.artificer_schema_migrations)"
+        )
+    finally:
+        await conn.close()
+    env = clean_env(DATABASE_URL=database_url)
+    with anyio.fail_after(60):
+        result = await artificer("serve", env=env, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "refusing to migrate" in one_error_line(result)
+
+
+async def test_serve_reports_an_unreachable_database_as_one_line(closed_port: int, tmp_path: Path) -> None:
+    env = clean_env(DATABASE_URL=f"postgresql://app:pw@127.0.0.1:{closed_port}/x")
+    with anyio.fail_after(60):
+        result = await artificer("serve", env=env, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "cannot reach Postgres" in one_error_line(result)
