@@ -275,7 +275,7 @@ def build_server(
                 logs.apply_settings(dict(loaded.logging_settings))
                 return loaded
 
-            catalog = CatalogService(loader=loader, listen_dsn=db.dsn)
+            catalog = CatalogService(loader=loader, listen_dsn=db.session_dsn)
             await catalog.reload()
             local_caller_ = None
             if local_user:
@@ -441,14 +441,22 @@ def http_app(settings: Settings, *, target: DatabaseTarget | None = None) -> Sta
 
 
 async def serve_http(settings: Settings) -> None:
+    """Resolve and migrate the database before uvicorn starts, so a startup failure is one clear line
+    from the CLI rather than a traceback from inside uvicorn's lifespan."""
     import uvicorn
 
-    app = http_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
-        log_level=settings.log_level.lower(),
-        lifespan="on",
-    )
-    await uvicorn.Server(config).serve()
+    db = await resolve_database(settings)
+    try:
+        if settings.auto_migrate:
+            await migrate_on_start(db)
+        app = http_app(settings, target=db)
+        config = uvicorn.Config(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_level=settings.log_level.lower(),
+            lifespan="on",
+        )
+        await uvicorn.Server(config).serve()
+    finally:
+        await db.close()

@@ -170,7 +170,7 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
             return EXIT_OK
         updates = {k: v for k, v in (("http_host", args.host), ("http_port", args.port)) if v is not None}
         http_settings = settings.model_copy(update=updates)
-        say(f"serving MCP on http://{http_settings.http_host}:{http_settings.http_port}/mcp")
+        say(f"starting the MCP server for http://{http_settings.http_host}:{http_settings.http_port}/mcp")
         await serve_http(http_settings)
     except (IdentityError, CatalogError) as error:
         raise CommandError(str(error)) from None
