@@ -22,6 +22,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from artificer.agents.providers.base import LLMProvider, LLMResult, ModelPricing
+from artificer.server.settings import Settings
 from pydantic import BaseModel
 
 OperationCategory = Literal["generation", "execution", "tool_use", "streaming", "configuration"]
@@ -90,6 +91,8 @@ class AgentCall:
     """The caller's JWT claims (`sub` = user id, `role`), for `storage` calls run as the caller."""
     llm_calls: list[LLMResult] = field(default_factory=list)
     """Every provider result of this call, in order; the pipeline logs one usage row per entry."""
+    settings: Settings | None = None
+    """The server's settings, for agents that reach services besides the model (GitHub)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +126,12 @@ class AgentSpec:
     """The argument naming the artifact the operation works on (`documentId`), for logs."""
     parameter_keys: Mapping[str, str] = field(default_factory=dict)
     """Input property → key under `chat_model_agent_{provider}.tools.<chat_tool_key>.tool_input`
-    whose `parameter_description` becomes that property's description."""
+    whose `parameter_description` becomes that property's description (a flat `tool_input`
+    `{parameter_name, parameter_description}` describes the property its `parameter_name` names)."""
+    enabled_when: Callable[[str, Mapping[str, Any]], bool] | None = None
+    """For an agent without an `operation` argument (one implicit operation whose toggles are not
+    operations, e.g. the native tools of provider_tools_agent): whether `(provider, tools of the agent
+    row)` enable it. None: each operation is enabled by its own `tools.<config_key>.enabled`."""
 
     def operation(self, name: str) -> Operation | None:
         return next((op for op in self.operations if op.name == name), None)

@@ -2,8 +2,9 @@
 
 `build_catalog` is pure: rows in, `Catalog` out. The active provider is `Settings.provider` or
 `app_settings.activeProvider`; each agent module's row is `{agent_type}_{provider}`. A tool is listed only
-when that row is enabled and at least one of its operations is; its `operation` enum holds only the enabled
-operations; its description and parameter descriptions come from
+when that row is enabled and at least one of its operations is (an agent without an `operation` argument
+decides through `AgentSpec.enabled_when`, e.g. one of its native tools is enabled); its `operation` enum
+holds only the enabled operations; its description and parameter descriptions come from
 `chat_model_agent_{provider}.tools.<chat_tool_key>`. The optional `model` argument is an enum of the active
 `model_config` models of the provider.
 
@@ -162,6 +163,8 @@ def _input_schema(
     props: dict[str, Any] = schema.setdefault("properties", {})
     tool_input = chat_entry.get("tool_input")
     tool_input = tool_input if isinstance(tool_input, Mapping) else {}
+    if isinstance(tool_input.get("parameter_name"), str):  # one free-form parameter, described flat
+        tool_input = {tool_input["parameter_name"]: tool_input}
     for prop, key in spec.parameter_keys.items():
         described = tool_input.get(key)
         if prop in props and isinstance(described, Mapping) and described.get("parameter_description"):
@@ -195,6 +198,8 @@ def _output_schema(spec: AgentSpec) -> dict[str, Any]:
 
 def _description(spec: AgentSpec, chat_entry: Mapping[str, Any], enabled: tuple[Operation, ...]) -> str:
     base = str(chat_entry.get("description") or spec.title)
+    if "operation" not in spec.input_model.model_fields:  # one implicit operation: nothing to choose
+        return base
     return f"{base}\n\nOperations: {', '.join(op.name for op in enabled)}."
 
 
@@ -228,11 +233,13 @@ def build_catalog(
             continue
         tools_value = row.get("tools")
         tools: Mapping[str, Any] = tools_value if isinstance(tools_value, Mapping) else {}
-        enabled = tuple(op for op in spec.operations if _enabled(tools.get(op.config_key)))
+        if spec.enabled_when is not None:
+            enabled = spec.operations if spec.enabled_when(provider, tools) else ()
+        else:
+            enabled = tuple(op for op in spec.operations if _enabled(tools.get(op.config_key)))
         if not enabled:
-            refusals[spec.agent_type] = (
-                f"every operation of {spec.agent_type} is disabled (admin_config {key})"
-            )
+            what = "tool" if spec.enabled_when is not None else "operation"
+            refusals[spec.agent_type] = f"every {what} of {spec.agent_type} is disabled (admin_config {key})"
             continue
         if any(op.calls_model for op in enabled) and not models:
             refusals[spec.agent_type] = (
