@@ -22,6 +22,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from artificer.agents.providers.base import LLMProvider, LLMResult, ModelPricing
+from artificer.server.settings import Settings
 from pydantic import BaseModel
 
 OperationCategory = Literal["generation", "execution", "tool_use", "streaming", "configuration"]
@@ -90,6 +91,8 @@ class AgentCall:
     """The caller's JWT claims (`sub` = user id, `role`), for `storage` calls run as the caller."""
     llm_calls: list[LLMResult] = field(default_factory=list)
     """Every provider result of this call, in order; the pipeline logs one usage row per entry."""
+    settings: Settings | None = None
+    """The server's settings, for agents that reach services besides the model (GitHub)."""
 
 
 @dataclass(frozen=True, slots=True)

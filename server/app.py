@@ -23,7 +23,7 @@ from uuid import UUID
 
 import anyio
 import mcp_types as types
-from artificer.agents import document, mermaid, provider_tools, python
+from artificer.agents import document, git_mcp, mermaid, provider_tools, python
 from artificer.agents.base import AgentSpec
 from artificer.agents.providers.base import LLMProvider, UnsupportedFeature
 from artificer.agents.providers.registry import provider_for
@@ -64,7 +64,7 @@ from starlette.routing import Route
 
 logger = logging.getLogger(__name__)
 
-AGENTS: tuple[AgentSpec, ...] = (document.SPEC, python.SPEC, mermaid.SPEC, provider_tools.SPEC)
+AGENTS: tuple[AgentSpec, ...] = (document.SPEC, python.SPEC, mermaid.SPEC, provider_tools.SPEC, git_mcp.SPEC)
 """Agent modules served as tools; python/mermaid/provider_tools/git_mcp plug in here."""
 
 SERVER_NAME = "artificer"
@@ -292,7 +292,9 @@ def build_server(
                 pool=pool,
                 catalog=catalog,
                 logs=logs,
-                deps=PipelineDeps(pool=pool, catalog=catalog, logs=logs, provider_for=provider_for),
+                deps=PipelineDeps(
+                    pool=pool, catalog=catalog, logs=logs, provider_for=provider_for, settings=settings
+                ),
                 local_user=local_caller_,
                 bus=bus,
                 providers=providers,

@@ -37,6 +37,7 @@ from artificer.agents.code_artifacts import InvalidSource
 from artificer.agents.providers.base import LLMProvider, LLMResult, ProviderError
 from artificer.server.catalog import Catalog, CatalogError, CatalogService
 from artificer.server.identity import Caller
+from artificer.server.settings import Settings
 from artificer.storage import documents, rate_limits
 from artificer.storage.logs import AgentActivityRow, ErrorRow, UsageRow
 from pydantic import BaseModel, ValidationError
@@ -66,6 +67,8 @@ class PipelineDeps:
     logs: LogSink
     provider_for: ProviderFactory
     counters: dict[str, int] = field(default_factory=dict)
+    settings: Settings | None = None
+    """Handed to every agent call (`AgentCall.settings`)."""
 
 
 class ToolRefused(Exception):
@@ -315,6 +318,7 @@ async def _run_agent_tool(
         progress=throttled_progress(progress),
         pool=deps.pool,
         claims=caller.rls_claims,
+        settings=deps.settings,
     )
     try:
         outcome = await spec.run(agent_call)

@@ -112,6 +112,18 @@ class Settings(BaseSettings):
         default=3, ge=0, le=10, validation_alias="ARTIFICER_PROVIDER_MAX_RETRIES"
     )
 
+    # --- GitHub (git_mcp_agent) -----------------------------------------------------------------
+    github_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GITHUB_TOKEN", "GITHUB_PERSONAL_ACCESS_TOKEN"),
+        description="Token git_mcp_agent reads GitHub with; unset: public data only, at a low rate limit.",
+    )
+    github_base_url: str = Field(
+        default="https://api.github.com",
+        validation_alias="GITHUB_BASE_URL",
+        description="GitHub REST API root (GitHub Enterprise: https://<host>/api/v3).",
+    )
+
     # --- server ---------------------------------------------------------------------------------
     log_level: str = Field(default="INFO", validation_alias="ARTIFICER_LOG_LEVEL")
     http_host: str = Field(
