@@ -5,6 +5,8 @@
   allows the default). Thinking blocks go to `LLMResult.reasoning`, never to `text`.
 - usage: `input_tokens` (+ cache creation/read tokens) → input, `output_tokens` → output (it
   includes thinking), `output_tokens_details.thinking_tokens` → reasoning, total = input + output.
+  A stream reports the input tokens at `message_start` and the output at `message_delta`, so a
+  stream that breaks or is cancelled mid-answer keeps at least the input tokens.
 - retries: the SDK's own (`max_retries`; 408/409/429/5xx/529 and connection errors, honouring
   `Retry-After`/`retry-after-ms`).
 - refusals: `stop_reason: "refusal"` → `Refused`.
@@ -38,7 +40,7 @@ from artificer.agents.providers.base import (
     Usage,
 )
 from artificer.agents.providers.functions import by_name, call_function
-from artificer.agents.providers.streaming import OPENED, ResultStream, StreamEnd, StreamItem
+from artificer.agents.providers.streaming import OPENED, ResultStream, StreamEnd, StreamItem, UsageReport
 from artificer.agents.providers.structured import validate_object
 from artificer.agents.providers.tracking import CallTracker, tracking_http_client
 
@@ -272,6 +274,7 @@ class AnthropicProvider:
                     if kind == "message_start":
                         input_usage = event.message.usage
                         model = event.message.model
+                        yield UsageReport(_usage(input_usage), model)
                     elif kind == "content_block_delta":
                         delta = event.delta
                         if delta.type == "text_delta":
@@ -280,6 +283,7 @@ class AnthropicProvider:
                             yield StreamDelta(delta.thinking, "thinking")
                     elif kind == "message_delta":
                         final_usage = event.usage
+                        yield UsageReport(_merge_stream_usage(input_usage, final_usage), model)
                         stop_reason = event.delta.stop_reason
                         if stop_reason == "refusal":
                             raise _refused(event.delta)

@@ -181,6 +181,13 @@ class LLMStream(Protocol):
         """The final result; raises `RuntimeError` before the stream was read to its end."""
         ...
 
+    @property
+    def partial_result(self) -> LLMResult | None:
+        """The call so far when it did not finish (cancelled, left early): the usage the provider
+        reported before it stopped, with model, duration, retries and cost; None once `result` is
+        there or when the provider reported nothing yet. Read it in a cancel/finally path."""
+        ...
+
     async def aclose(self) -> None: ...
 
     async def collect(self) -> LLMResult:
@@ -230,7 +237,9 @@ class ProviderError(Exception):
         self.retries = retries
         self.partial = partial
         """The call as far as the provider answered it, when it reported usage before the failure (a
-        structured answer that does not fit the schema, an empty answer): tokens that were billed."""
+        structured answer that does not fit the schema, an empty answer, a stream that broke or was
+        refused mid-answer): tokens that were billed. For streams it holds what the wire reported up
+        to the failure (see `streaming.py`); None when nothing was reported."""
 
     def __str__(self) -> str:
         where = f"{self.provider}: " if self.provider else ""

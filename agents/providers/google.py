@@ -5,6 +5,8 @@
 - usage: `promptTokenCount` (+ `toolUsePromptTokenCount`, billed as input) → input,
   `candidatesTokenCount` → output, `thoughtsTokenCount` → reasoning (reported apart from output, so
   billed on top of it), `totalTokenCount` → total.
+  A stream carries `usageMetadata` on every chunk, so a stream that breaks or is cancelled keeps
+  the last chunk's counts.
 - retries: the SDK's `HttpRetryOptions` (408/429/5xx, connection errors). Its backoff ignores
   `Retry-After`, so our HTTP client waits out a `Retry-After` itself before the SDK retries.
 - refusals: `promptFeedback.blockReason`, or a candidate finishing with SAFETY and kin → `Refused`.
@@ -34,7 +36,7 @@ from artificer.agents.providers.base import (
     Usage,
 )
 from artificer.agents.providers.functions import by_name, call_function
-from artificer.agents.providers.streaming import OPENED, ResultStream, StreamEnd, StreamItem
+from artificer.agents.providers.streaming import OPENED, ResultStream, StreamEnd, StreamItem, UsageReport
 from artificer.agents.providers.structured import validate_object
 from artificer.agents.providers.tracking import CallTracker, tracking_http_client
 from google import genai
@@ -304,6 +306,8 @@ class GoogleProvider:
             answer = _Answer()
             try:
                 async for chunk in chunks:
+                    if chunk.usage_metadata is not None:  # on every chunk: the running count
+                        yield UsageReport(_usage(chunk.usage_metadata), chunk.model_version or answer.model)
                     for delta in answer.read(chunk):
                         yield delta
             finally:

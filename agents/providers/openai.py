@@ -10,6 +10,9 @@ Native tools (web search, code interpreter) exist only in the Responses API, so 
   compatible servers return go to `LLMResult.reasoning`, never to `text`.
 - usage: `prompt_tokens`/`input_tokens` → input, `completion_tokens`/`output_tokens` → output (it
   already includes the reasoning tokens), `reasoning_tokens` → reasoning, `total_tokens` → total.
+  A Chat Completions stream (`stream_options.include_usage`) reports usage only in its last chunk,
+  after the answer: a stream that breaks or is cancelled before it carries no usage (nothing is
+  estimated), so no partial usage is logged for it.
 - retries: the SDK's own (`max_retries`; 408/409/429/5xx and connection errors, honouring
   `Retry-After`/`retry-after-ms`).
 - refusals: a `refusal` message, or finish reason `content_filter` → `Refused`.
@@ -41,7 +44,7 @@ from artificer.agents.providers.base import (
     Usage,
 )
 from artificer.agents.providers.functions import by_name, call_function
-from artificer.agents.providers.streaming import OPENED, ResultStream, StreamEnd, StreamItem
+from artificer.agents.providers.streaming import OPENED, ResultStream, StreamEnd, StreamItem, UsageReport
 from artificer.agents.providers.structured import validate_object
 from artificer.agents.providers.tracking import CallTracker, tracking_http_client
 from openai.lib._pydantic import to_strict_json_schema
@@ -225,6 +228,7 @@ class OpenAIProvider:
                     model = chunk.model or model
                     if chunk.usage is not None:
                         usage = _chat_usage(chunk.usage)
+                        yield UsageReport(usage, model)
                     for choice in chunk.choices:
                         delta = choice.delta
                         if getattr(delta, "refusal", None):

@@ -1,13 +1,19 @@
 """`ResultStream`: the one `LLMStream` implementation, shared by the adapters.
 
 An adapter supplies `attempt()`, an async generator that makes the SDK call and yields, in order:
-`OPENED` once the SDK returned a stream (the HTTP response started), then `StreamDelta`s, then one
-`StreamEnd` with the usage. `ResultStream` adds what is common:
+`OPENED` once the SDK returned a stream (the HTTP response started), then `StreamDelta`s, a
+`UsageReport` whenever the wire reports usage before the end, then one `StreamEnd` with the usage.
+`ResultStream` adds what is common:
 
 - a drop after `OPENED` but before any delta re-issues the request (up to `max_reissues` times);
   a drop after a delta raises `StreamInterrupted` (the caller already has part of the answer);
 - failures before `OPENED` were already retried by the SDK and are translated to `ProviderError`s;
-- leaving early or being cancelled closes the SDK stream and every HTTP response the call opened.
+- leaving early or being cancelled closes the SDK stream and every HTTP response the call opened;
+- a call that does not finish keeps the usage reported so far: the `partial` of the `ProviderError`
+  it raises, or `partial_result` after a cancellation, holds the billed tokens (with model,
+  duration, retries and cost). What is reported mid-stream depends on the wire: Gemini sends
+  `usageMetadata` on every chunk, Anthropic the input tokens at `message_start` (and the output at
+  `message_delta`), OpenAI Chat Completions only in its last chunk; nothing is estimated.
 """
 
 from __future__ import annotations
@@ -45,11 +51,19 @@ class StreamEnd:
     tool_calls: Sequence[ToolCall] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    """The usage the provider reported so far in this stream (cumulative: each replaces the last)."""
+
+    usage: Usage
+    model: str | None = None
+
+
 class StreamEndedEarly(Exception):
     """The stream ended without its final event (the connection was closed cleanly mid-answer)."""
 
 
-StreamItem: TypeAlias = Opened | StreamDelta | StreamEnd
+StreamItem: TypeAlias = Opened | StreamDelta | UsageReport | StreamEnd
 Translate = Callable[[BaseException, int], ProviderError | None]
 IsDropped = Callable[[BaseException], bool]
 
@@ -74,12 +88,49 @@ class ResultStream:
         self._tracker = CallTracker()
         self._result: LLMResult | None = None
         self._iterator: AsyncGenerator[StreamDelta, None] | None = None
+        self._latest: UsageReport | None = None
+        self._text: list[str] = []
+        self._thinking: list[str] = []
+        self._partial: LLMResult | None = None
 
     @property
     def result(self) -> LLMResult:
         if self._result is None:
             raise RuntimeError("the stream has not been read to its end yet")
         return self._result
+
+    @property
+    def latest_usage(self) -> Usage | None:
+        """The usage the provider reported so far in the current attempt; None before any report."""
+        return self._latest.usage if self._latest is not None else None
+
+    @property
+    def partial_result(self) -> LLMResult | None:
+        """The call as far as it went, when it did not finish (cancelled, left early, failed) and the
+        provider had reported usage: the billed tokens with model, duration, retries and cost, and the
+        text received so far. None once `result` is available, or when nothing was reported (OpenAI
+        reports usage only in its last chunk). Read it in a cancel/finally path to log the tokens."""
+        if self._result is not None:
+            return None
+        return self._partial or self._partial_now()
+
+    def _partial_now(self) -> LLMResult | None:
+        if self._latest is None:
+            return None
+        return self._tracker.result(
+            self._request,
+            provider=self._provider,
+            text="".join(self._text),
+            usage=self._latest.usage,
+            model=self._latest.model,
+            reasoning="".join(self._thinking),
+        )
+
+    def _settle_partial(self) -> LLMResult | None:
+        """Freeze the partial result at the moment the call stopped (its duration ends here)."""
+        if self._partial is None:
+            self._partial = self._partial_now()
+        return self._partial
 
     def __aiter__(self) -> AsyncIterator[StreamDelta]:
         if self._iterator is None:
@@ -113,8 +164,9 @@ class ResultStream:
             source = self._attempt()
             opened = False
             delivered = False
-            text: list[str] = []
-            thinking: list[str] = []
+            self._latest = None
+            self._text = text = []
+            self._thinking = thinking = []
             end: StreamEnd | None = None
             try:
                 while True:
@@ -125,6 +177,8 @@ class ResultStream:
                             break
                     if isinstance(item, Opened):
                         opened = True
+                    elif isinstance(item, UsageReport):
+                        self._latest = item
                     elif isinstance(item, StreamEnd):
                         end = item
                     else:
@@ -139,6 +193,8 @@ class ResultStream:
                     raise StreamEndedEarly("the stream ended before its final event")
             except ProviderError as err:
                 err.retries = tracker.retries
+                if err.partial is None:
+                    err.partial = self._settle_partial()
                 raise
             except Exception as exc:
                 dropped = opened and (isinstance(exc, StreamEndedEarly) or self._is_dropped(exc))
@@ -151,11 +207,18 @@ class ResultStream:
                         f"({len(''.join(text))} characters); run the call again",
                         provider=self._provider,
                         retries=tracker.retries,
+                        partial=self._settle_partial(),
                     ) from exc
                 error = self._translate(exc, tracker.retries)
                 if error is None:
+                    self._settle_partial()
                     raise
+                if error.partial is None:
+                    error.partial = self._settle_partial()
                 raise error from exc
+            except BaseException:  # cancelled, or the caller left the stream early
+                self._settle_partial()
+                raise
             finally:
                 with tracker.active():
                     await source.aclose()

@@ -95,10 +95,19 @@ class FakeGemini(FakeLLM):
             return sse(
                 {
                     "candidates": [{"content": {"role": "model", "parts": parts}, "index": 0, **fields}],
-                    "usageMetadata": {"promptTokenCount": turn.input_tokens},
+                    "usageMetadata": running_usage(),
                     "modelVersion": model,
                 }
             )
+
+        def running_usage() -> dict[str, int]:
+            """Like the real API, every chunk carries the counts so far: one output token per text
+            chunk sent (at most the turn's `output_tokens`; the last chunk reports the turn's)."""
+            usage = {"promptTokenCount": turn.input_tokens}
+            sent = min(len(text_indexes), turn.output_tokens)
+            if sent:
+                usage.update(candidatesTokenCount=sent, totalTokenCount=turn.input_tokens + sent)
+            return usage
 
         if turn.refusal:
             events.append(sse({"promptFeedback": {"blockReason": "SAFETY"}, "modelVersion": model}))
