@@ -70,7 +70,9 @@ AGENTS: tuple[AgentSpec, ...] = (document.SPEC, python.SPEC, mermaid.SPEC, provi
 SERVER_NAME = "artificer"
 INSTRUCTIONS = (
     "Artificer makes and edits artifacts (documents, code, diagrams) with AI agents and keeps every version. "
-    "Each agent tool takes an `operation`; results carry the artifact id and an artifact:// resource link. "
+    "The artifact agents (document, python, mermaid) take an `operation`; results carry the artifact id "
+    "and an artifact:// resource link. `provider_tools_agent` (web search, URL reading, code execution) and "
+    "`git_mcp_agent` (read-only GitHub questions) take a free-form `input` and save nothing. "
     "Use `artifacts` to list or read your artifacts and `usage` to see your calls and cost."
 )
 
