@@ -15,6 +15,7 @@ from artificer.agents.providers.base import (
     LLMRequest,
     LLMResult,
     ModelPricing,
+    Refused,
     StreamInterrupted,
     Usage,
 )
@@ -159,3 +160,22 @@ async def test_a_cut_stream_logs_the_reported_tokens_and_stores_nothing(
     assert failed is not None and failed["success"] is False and failed["input_tokens"] == 321
     assert failed["error_type"] == "StreamInterrupted"
     assert failed["correlation_id"] == uuid.UUID(row["metadata"]["correlation_id"])
+
+
+async def test_a_refusal_mid_stream_carries_the_billed_tokens(fake: FakeLLM, provider: LLMProvider) -> None:
+    """Claude refuses at `message_delta`, after `message_start` reported the input tokens; Gemini and
+    OpenAI refuse before any usage is reported (prompt feedback / a refusal delta), so they carry none."""
+    fake.script(Turn(text="", refusal=True, input_tokens=44, output_tokens=3))
+
+    with pytest.raises(Refused) as caught:
+        async with provider.stream(REQUEST) as stream:
+            async for _ in stream:
+                pass
+
+    partial = caught.value.partial
+    if fake.name == "anthropic":
+        assert partial is not None
+        assert (partial.usage.input_tokens, partial.usage.output_tokens) == (44, 3)
+        assert partial.cost == PRICING.cost(partial.usage)
+    else:
+        assert partial is None
