@@ -138,12 +138,20 @@ async def stream_text(call: AgentCall, system: str, prompt: str, *, empty: str) 
         pricing=call.model.pricing,
     )
     chars = 0
-    async with call.provider.stream(request) as stream:
-        async for delta in stream:
-            if delta.kind == "text":
-                chars += len(delta.text)
-            await call.progress(float(chars), None, "writing" if delta.kind == "text" else "thinking")
-        result = stream.result
+    stream = call.provider.stream(request)
+    try:
+        async with stream:
+            async for delta in stream:
+                if delta.kind == "text":
+                    chars += len(delta.text)
+                await call.progress(float(chars), None, "writing" if delta.kind == "text" else "thinking")
+            result = stream.result
+    except BaseException:
+        # Failed or cancelled mid-answer: the tokens the provider reported so far were billed, so the
+        # pipeline logs them (it skips a partial it already has from the error).
+        if stream.partial_result is not None:
+            call.llm_calls.append(stream.partial_result)
+        raise
     call.llm_calls.append(result)
     text = strip_fences(result.text)
     if not text:

@@ -194,6 +194,10 @@ async def test_cancelled_call_writes_nothing(database_url, make_user, gemini, po
             while not gemini.disconnected.is_set():  # noqa: ASYNC110 — a threading.Event set by the fake
                 await anyio.sleep(0.05)
     assert await count_rows(database_url, "Document") == 0
+    # the tokens Gemini reported before the call was cancelled were billed: one usage row records them
+    usage = await pool.fetch("select * from usage_logs where user_id = $1", user)
+    assert len(usage) == 1 and usage[0]["input_tokens"] > 0
+    assert usage[0]["metadata"]["success"] is False
 
 
 async def test_one_activity_row_per_operation_and_one_usage_row_per_model_call(
