@@ -185,20 +185,7 @@ class AnthropicProvider:
 
     def _translate(self, exc: BaseException, retries: int) -> ProviderError | None:
         """The typed error for an SDK or transport failure; None for anything else (a bug)."""
-        if isinstance(exc, ProviderError):
-            exc.retries = retries
-            return exc
-        if isinstance(exc, anthropic.APIStatusError):
-            return failures.from_status("anthropic", exc.status_code, _message(exc), retries)
-        if isinstance(exc, anthropic.APIConnectionError):
-            return failures.from_transport("anthropic", exc.__cause__ or exc, retries)
-        if isinstance(exc, anthropic.APIError):
-            return ProviderError(
-                f"the provider reported an error: {exc.message}", provider="anthropic", retries=retries
-            )
-        if failures.is_transport_error(exc):
-            return failures.from_transport("anthropic", exc, retries)
-        return None
+        return failures.from_sdk_error(anthropic, "anthropic", exc, retries)
 
     async def _create(self, tracker: CallTracker, params: dict[str, Any]) -> Any:
         tracker.begin_request()
@@ -423,12 +410,3 @@ def _is_dropped(exc: BaseException) -> bool:
     error = body.get("error")
     kind = error.get("type") if isinstance(error, dict) else None
     return exc.status_code >= 500 or kind in ("overloaded_error", "api_error")
-
-
-def _message(exc: anthropic.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"]
-    return exc.message

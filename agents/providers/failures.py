@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import Any
+
 import httpx2
 from artificer.agents.providers.base import (
     AuthenticationFailed,
@@ -73,3 +76,35 @@ def from_transport(provider: ProviderName, exc: BaseException, retries: int) -> 
 
 def is_transport_error(exc: BaseException) -> bool:
     return isinstance(exc, httpx2.TransportError)
+
+
+def from_sdk_error(
+    sdk: ModuleType, provider: ProviderName, exc: BaseException, retries: int
+) -> ProviderError | None:
+    """The typed error for a failure of the `openai` or `anthropic` SDK (both raise `APIStatusError` with
+    the JSON error body, `APIConnectionError` and `APIError`) or of the transport; None for anything
+    else (a bug)."""
+    if isinstance(exc, ProviderError):
+        exc.retries = retries
+        return exc
+    if isinstance(exc, sdk.APIStatusError):
+        return from_status(provider, exc.status_code, _status_message(exc), retries)
+    if isinstance(exc, sdk.APIConnectionError):
+        return from_transport(provider, exc.__cause__ or exc, retries)
+    if isinstance(exc, sdk.APIError):
+        return ProviderError(
+            f"the provider reported an error: {exc.message}", provider=provider, retries=retries
+        )
+    if is_transport_error(exc):
+        return from_transport(provider, exc, retries)
+    return None
+
+
+def _status_message(exc: Any) -> str:
+    """The `error.message` of an SDK's `APIStatusError` body, else the SDK's own message."""
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])
+    return str(exc.message)

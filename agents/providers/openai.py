@@ -150,20 +150,7 @@ class OpenAIProvider:
 
     def _translate(self, exc: BaseException, retries: int) -> ProviderError | None:
         """The typed error for an SDK or transport failure; None for anything else (a bug)."""
-        if isinstance(exc, ProviderError):
-            exc.retries = retries
-            return exc
-        if isinstance(exc, openai.APIStatusError):
-            return failures.from_status("openai", exc.status_code, _message(exc), retries)
-        if isinstance(exc, openai.APIConnectionError):
-            return failures.from_transport("openai", exc.__cause__ or exc, retries)
-        if isinstance(exc, openai.APIError):
-            return ProviderError(
-                f"the provider reported an error: {exc.message}", provider="openai", retries=retries
-            )
-        if failures.is_transport_error(exc):
-            return failures.from_transport("openai", exc, retries)
-        return None
+        return failures.from_sdk_error(openai, "openai", exc, retries)
 
     async def _chat(self, tracker: CallTracker, params: dict[str, Any]) -> Any:
         tracker.begin_request()
@@ -400,15 +387,6 @@ class OpenAIProvider:
 def _is_dropped(exc: BaseException) -> bool:
     """A broken connection while reading the stream (the SDK wraps it in `APIConnectionError`)."""
     return failures.is_transport_error(exc) or isinstance(exc, openai.APIConnectionError)
-
-
-def _message(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"]
-    return exc.message
 
 
 def _read_response(response: Any) -> tuple[str, str, list[ToolCall]]:
