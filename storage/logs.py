@@ -40,6 +40,7 @@ _SECRET_TEXT = re.compile(
     r"|\bsk-[A-Za-z0-9_*.…-]{8,}"  # OpenAI / Anthropic keys, also masked (sk-proj-abcd****wxyz)
     r"|\bAIza[0-9A-Za-z_-]{30,}"  # Google API keys
     r"|\bgh[pousr]_[A-Za-z0-9]{20,}|\bgithub_pat_[A-Za-z0-9_]{20,}"  # GitHub tokens
+    r"|(?<![A-Za-z])(?i:token)[\s\"':=]+[0-9a-fA-F]{40}\b"  # 40-hex GitHub tokens: `token …`, `token=…`
     r"|(?i:bearer)\s+[A-Za-z0-9._~+/=*-]{8,})"
 )
 REDACTED = "[redacted]"

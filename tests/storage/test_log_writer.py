@@ -363,3 +363,35 @@ def test_ordinary_words_are_not_redacted() -> None:
 
     for text in ("the task-scheduler ran", "risk-assessment-report done", "input_tokens=100 bearer of news"):
         assert redact_text(text) == text
+
+
+HEX_TOKEN = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"sent Authorization: token {HEX_TOKEN} to GitHub",
+        f"AUTHORIZATION: Token {HEX_TOKEN}",
+        f"https://api.github.test/user?access_token={HEX_TOKEN}",
+        f'{{"token": "{HEX_TOKEN}"}}',
+        "GITHUB_TOKEN=ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8",
+        "github_pat_11ABCDEFG0123456789_"
+        + "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ01",
+        "gho_" + "Z" * 36,
+    ],
+)
+def test_github_tokens_in_text_are_redacted(text: str) -> None:
+    from artificer.storage.logs import REDACTED, redact_text
+
+    redacted = redact_text(text)
+    assert redacted is not None and REDACTED in redacted
+    for secret in (HEX_TOKEN, "ghp_", "github_pat_", "gho_"):
+        assert secret not in redacted
+
+
+def test_commit_shas_are_not_redacted() -> None:
+    from artificer.storage.logs import redact_text
+
+    for text in (f"commit {HEX_TOKEN} fixed it", f"sha={HEX_TOKEN}", f"tokens {HEX_TOKEN}"):
+        assert redact_text(text) == text
