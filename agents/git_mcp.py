@@ -3,17 +3,20 @@
 One free-form `input` (no `operation`). The system prompt is the agent row's `systemPrompt`; the model
 gets the functions of the function groups the row enables (`tools.{repos,issues,pull_requests,users,
 code_search,branches}.enabled`), each a read-only PyGithub call run off the event loop, with lists and
-file contents trimmed so results stay small. A GitHub failure (404, bad credentials, rate limit) goes
-back to the model as that function's error; if the whole loop fails after GitHub refused, the tool error
-says what to do (set GITHUB_TOKEN, wait for the rate limit). The repositories the agent read are
-recorded in the caller's `github_repositories` (as the caller, under RLS). The server never writes to
-GitHub, and the token (`GITHUB_TOKEN`) never reaches a prompt, a result or a log.
+file contents trimmed so results stay small. Every owner/name, login, path and ref the model passes is
+checked before it becomes part of a URL (no `..`, `?`, `#`, `%`), so no call reaches another endpoint.
+A GitHub failure (404, bad credentials, rate limit, 5xx) goes back to the model as that function's
+error; if the model call then fails, that provider error is the tool error, with the GitHub refusal and
+what to do about it (set GITHUB_TOKEN, wait for the rate limit) appended. The repositories the agent
+read are recorded in the caller's `github_repositories` (as the caller, under RLS; best effort). The
+server never writes to GitHub, and the token (`GITHUB_TOKEN`) never reaches a prompt, a result or a log.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -146,7 +149,11 @@ def make_client(token: str | None, base_url: str) -> Github:
     Retries only idempotent GETs on 5xx, a few times; a rate limit is never waited out (it is reported).
     """
     retry = Retry(
-        total=2, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504), allowed_methods=frozenset({"GET"})
+        total=2,
+        backoff_factor=0.2,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=frozenset({"GET"}),
+        raise_on_status=False,  # the last 5xx arrives as a GithubException with GitHub's status
     )
     return Github(
         auth=Auth.Token(token) if token else None,
@@ -158,12 +165,92 @@ def make_client(token: str | None, base_url: str) -> Github:
     )
 
 
+def _positive_whole(value: Any, label: str) -> int:
+    """A positive whole number from a model's argument (JSON numbers may arrive as 5.0)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise GitHubCallFailed(f"{label} must be a positive whole number")
+    return value
+
+
 def _limit(value: Any, default: int = 10) -> int:
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise GitHubCallFailed("limit must be a positive whole number")
-    return min(value, MAX_ITEMS)
+    return min(_positive_whole(value, "limit"), MAX_ITEMS)
+
+
+# PyGithub puts owner/name, logins and file paths into the URL path without escaping `/` or `.`, and
+# the HTTP stack resolves `..`: every such argument is checked before it reaches a URL, so a model (or
+# whoever wrote its input) cannot steer the server's token to another endpoint.
+_REPO_PART = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+_LOGIN = re.compile(r"[A-Za-z0-9-]{1,39}")
+_PATH_FORBIDDEN = frozenset("?#%\\")
+_REF_FORBIDDEN = frozenset(" ~^:?*[\\#%")
+
+
+def _has_control(value: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in value)
+
+
+def repository_name(value: Any) -> str:
+    """`owner/name`, checked: letters, digits, `_`, `.`, `-` (1-100 each), never `.` or `..`."""
+    if isinstance(value, str):
+        parts = value.strip().split("/")
+        if len(parts) == 2 and all(_REPO_PART.fullmatch(part) and part not in (".", "..") for part in parts):
+            return "/".join(parts)
+    raise GitHubCallFailed(
+        "repo must be owner/name (letters, digits, '_', '.', '-'; 1-100 each), e.g. octo-org/widgets"
+    )
+
+
+def login_name(value: Any) -> str:
+    """A GitHub login: letters, digits and `-`, 1-39 characters."""
+    if isinstance(value, str) and _LOGIN.fullmatch(value.strip()):
+        return value.strip()
+    raise GitHubCallFailed("username must be a GitHub login (letters, digits and '-', at most 39)")
+
+
+def repository_path(value: Any, label: str = "path") -> str:
+    """A path inside a repository ('' is the root): no empty, `.` or `..` segment, none of ?#%\\."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise GitHubCallFailed(f"{label} must be a string")
+    path = value.strip().strip("/")
+    if not path:
+        return ""
+    if (
+        len(path) > 1000
+        or _has_control(path)
+        or any(c in _PATH_FORBIDDEN for c in path)
+        or any(segment in ("", ".", "..") for segment in path.split("/"))
+    ):
+        raise GitHubCallFailed(
+            f"{label} must be a plain path in the repository (no '.', '..' or empty segments, "
+            "none of ? # % \\), e.g. src/app.py"
+        )
+    return path
+
+
+def git_ref(value: Any, label: str) -> str | None:
+    """A branch, tag or commit name as git allows it (no `..`, `@{`, spaces or ~^:?*[\\), or None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        ref = value.strip()
+        if (
+            0 < len(ref) <= 255
+            and not _has_control(ref)
+            and not any(c in _REF_FORBIDDEN for c in ref)
+            and ".." not in ref
+            and "@{" not in ref
+            and "//" not in ref
+            and not ref.startswith(("/", "-", "."))
+            and not ref.endswith(("/", "."))
+        ):
+            return ref
+    raise GitHubCallFailed(f"{label} must be a branch, tag or commit name, e.g. main")
 
 
 def _text(value: str | None, limit: int = MAX_TEXT_CHARS) -> str | None:
@@ -243,29 +330,31 @@ class GitHubSession:
     # Every method below is synchronous (PyGithub) and runs in a worker thread.
 
     def repository(self, full_name: Any) -> Repository:
-        if not isinstance(full_name, str) or full_name.count("/") != 1 or not all(full_name.split("/")):
-            raise GitHubCallFailed("repo must be owner/name, e.g. octo-org/widgets")
-        key = full_name.strip().lower()
-        if key not in self.repositories:
-            self.repositories[key] = self.client.get_repo(full_name.strip())
-        return self.repositories[key]
+        name = repository_name(full_name)
+        key = name.lower()
+        cached = self.repositories.get(key)
+        if cached is not None:
+            return cached
+        repo = self.client.get_repo(name)
+        if isinstance(repo.full_name, str):  # only well-formed answers are kept (and recorded later)
+            self.repositories[key] = repo
+        return repo
 
     # repos
     def search_repositories(self, args: Mapping[str, Any]) -> dict[str, Any]:
         found = self.client.search_repositories(_query(args))
-        limit = _limit(args.get("limit"))
-        return {"total_count": found.totalCount, "items": [_repo_summary(r) for r in _first(found, limit)]}
+        items = [_repo_summary(r) for r in _first(found, _limit(args.get("limit")))]
+        # iterating fetched the first page, which carries total_count: no second request
+        return {"total_count": found.totalCount, "items": items}
 
     def get_repository(self, args: Mapping[str, Any]) -> dict[str, Any]:
         return _repo_summary(self.repository(args.get("repo")))
 
     def get_file_contents(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        path = repository_path(args.get("path"))
+        ref = git_ref(args.get("ref"), "ref")
         repo = self.repository(args.get("repo"))
-        path = args.get("path") or ""
-        if not isinstance(path, str):
-            raise GitHubCallFailed("path must be a string")
-        ref = args.get("ref")
-        contents = repo.get_contents(path.strip("/"), ref=ref) if ref else repo.get_contents(path.strip("/"))
+        contents = repo.get_contents(path, ref=ref) if ref else repo.get_contents(path)
         if isinstance(contents, list):
             entries = [{"name": c.name, "path": c.path, "type": c.type, "size": c.size} for c in contents]
             return {
@@ -290,9 +379,14 @@ class GitHubSession:
         return result
 
     def list_commits(self, args: Mapping[str, Any]) -> list[dict[str, Any]]:
+        options: dict[str, Any] = {}
+        if sha := git_ref(args.get("sha"), "sha"):
+            options["sha"] = sha
+        if path := repository_path(args.get("path")):
+            options["path"] = path
+        limit = _limit(args.get("limit"))
         repo = self.repository(args.get("repo"))
-        options = {k: args[k] for k in ("sha", "path") if isinstance(args.get(k), str) and args[k]}
-        commits = _first(repo.get_commits(**options), _limit(args.get("limit")))
+        commits = _first(repo.get_commits(**options), limit)
         return [
             {
                 "sha": c.sha,
@@ -306,17 +400,18 @@ class GitHubSession:
 
     # issues
     def list_issues(self, args: Mapping[str, Any]) -> list[dict[str, Any]]:
-        repo = self.repository(args.get("repo"))
         options: dict[str, Any] = {"state": _state(args.get("state"))}
         labels = args.get("labels")
         if isinstance(labels, list) and labels:
             options["labels"] = [str(label) for label in labels]
-        issues = _first(repo.get_issues(**options), _limit(args.get("limit")))
+        limit = _limit(args.get("limit"))
+        repo = self.repository(args.get("repo"))
+        issues = _first(repo.get_issues(**options), limit)
         return [_issue_summary(i) for i in issues]
 
     def get_issue(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        repo = self.repository(args.get("repo"))
-        issue = repo.get_issue(_number(args.get("number")))
+        number = _number(args.get("number"))
+        issue = self.repository(args.get("repo")).get_issue(number)
         result = _issue_summary(issue)
         result["body"] = _text(issue.body)
         if issue.comments:
@@ -338,13 +433,13 @@ class GitHubSession:
 
     # pull requests
     def list_pull_requests(self, args: Mapping[str, Any]) -> list[dict[str, Any]]:
-        repo = self.repository(args.get("repo"))
-        pulls = _first(repo.get_pulls(state=_state(args.get("state"))), _limit(args.get("limit")))
+        state, limit = _state(args.get("state")), _limit(args.get("limit"))
+        pulls = _first(self.repository(args.get("repo")).get_pulls(state=state), limit)
         return [_pull_summary(p) for p in pulls]
 
     def get_pull_request(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        repo = self.repository(args.get("repo"))
-        pull = repo.get_pull(_number(args.get("number")))
+        number = _number(args.get("number"))
+        pull = self.repository(args.get("repo")).get_pull(number)
         result = _pull_summary(pull)
         result.update(
             body=_text(pull.body),
@@ -366,10 +461,7 @@ class GitHubSession:
 
     # users
     def get_user(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        login = args.get("username")
-        if not isinstance(login, str) or not login.strip():
-            raise GitHubCallFailed("username is required")
-        user = self.client.get_user(login.strip())
+        user = self.client.get_user(login_name(args.get("username")))
         return {
             "login": user.login,
             "name": user.name,
@@ -387,19 +479,16 @@ class GitHubSession:
     # code search
     def search_code(self, args: Mapping[str, Any]) -> dict[str, Any]:
         found = self.client.search_code(_query(args))
-        limit = _limit(args.get("limit"))
-        return {
-            "total_count": found.totalCount,
-            "items": [
-                {"repository": c.repository.full_name, "path": c.path, "url": c.html_url, "sha": c.sha}
-                for c in _first(found, limit)
-            ],
-        }
+        items = [
+            {"repository": c.repository.full_name, "path": c.path, "url": c.html_url, "sha": c.sha}
+            for c in _first(found, _limit(args.get("limit")))
+        ]
+        return {"total_count": found.totalCount, "items": items}  # from the page just read
 
     # branches
     def list_branches(self, args: Mapping[str, Any]) -> list[dict[str, Any]]:
-        repo = self.repository(args.get("repo"))
-        branches = _first(repo.get_branches(), _limit(args.get("limit"), MAX_ITEMS))
+        limit = _limit(args.get("limit"), MAX_ITEMS)
+        branches = _first(self.repository(args.get("repo")).get_branches(), limit)
         return [{"name": b.name, "sha": b.commit.sha, "protected": b.protected} for b in branches]
 
 
@@ -411,11 +500,7 @@ def _query(args: Mapping[str, Any]) -> str:
 
 
 def _number(value: Any) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise GitHubCallFailed("number must be a positive whole number")
-    return value
+    return _positive_whole(value, "number")
 
 
 def _state(value: Any) -> str:
@@ -602,21 +687,33 @@ def _github_settings(call: AgentCall) -> tuple[str | None, str]:
 
 
 async def _record_repositories(call: AgentCall, touched: Sequence[Repository]) -> None:
-    """Note the repositories read in the caller's `github_repositories` (new rows, or last_accessed)."""
+    """Note the repositories read in the caller's `github_repositories` (new rows, or last_accessed).
+
+    A repository whose full name GitHub did not give as a plain owner/name is skipped."""
+    names: list[tuple[str, Repository]] = []
+    for repo in touched:
+        try:
+            names.append((repository_name(repo.full_name), repo))
+        except GitHubCallFailed:
+            logger.warning("git_mcp_agent: not recording a repository without a plain owner/name")
+    if not names:
+        return
     async with as_user(call.pool, dict(call.claims)) as conn:
         known = {
             r.full_name.lower(): r for r in await repositories.list_repositories(conn, active_only=False)
         }
-        for repo in touched:
-            row = known.get(repo.full_name.lower())
+        for full_name, repo in names:
+            row = known.get(full_name.lower())
             if row is None:
-                owner, name = repo.full_name.split("/", 1)
+                owner, name = full_name.split("/", 1)
+                html_url = repo.html_url
+                default_branch = repo.default_branch
                 row = await repositories.add_repository(
                     conn,
                     owner=owner,
                     name=name,
-                    url=repo.html_url,
-                    default_branch=repo.default_branch or "main",
+                    url=html_url if isinstance(html_url, str) else None,
+                    default_branch=default_branch if isinstance(default_branch, str) else "main",
                 )
             await repositories.touch_repository(conn, row.id)
 
@@ -647,15 +744,15 @@ async def run(call: AgentCall) -> AgentOutcome:
             request, function_tools(session, groups), max_steps=MAX_STEPS
         )
     except ProviderError as error:
-        actions = [f.action for f in session.failures if f.action]
-        if not actions:
-            raise
-        if error.partial is not None:
-            call.llm_calls.append(error.partial)
-        last = next(f for f in reversed(session.failures) if f.action)
-        raise AgentInputError(f"GitHub calls failed: {last}; {actions[-1]}") from None
+        # The model call failed: that stays the error (logged as the provider's, with its partial
+        # usage). When GitHub refused earlier in the loop in a way the caller can fix, say so too.
+        last = next((f for f in reversed(session.failures) if f.action), None)
+        if last is not None:
+            error.message = f"{error.message} (earlier, GitHub: {last}; {last.action})"
+        raise
     finally:
-        await anyio.to_thread.run_sync(session.client.close)
+        with anyio.CancelScope(shield=True):  # close the HTTP session even when the call is cancelled
+            await anyio.to_thread.run_sync(session.client.close)
     call.llm_calls.append(result)
     uses = [
         FunctionUse(name=c.name, arguments=dict(c.arguments), ok=not c.error)
@@ -664,7 +761,10 @@ async def run(call: AgentCall) -> AgentOutcome:
     ]
     touched = list(session.repositories.values())
     if touched:
-        await _record_repositories(call, touched)
+        try:
+            await _record_repositories(call, touched)
+        except Exception:  # a side note only: the answer is already there
+            logger.warning("git_mcp_agent could not record the repositories it read", exc_info=True)
     return AgentOutcome(
         result=GitMcpResult(answer=result.text, toolCalls=uses),
         summary=result.text,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Provider = Literal["google", "openai", "anthropic"]
@@ -123,6 +123,23 @@ class Settings(BaseSettings):
         validation_alias="GITHUB_BASE_URL",
         description="GitHub REST API root (GitHub Enterprise: https://<host>/api/v3).",
     )
+
+    @field_validator("github_base_url")
+    @classmethod
+    def _github_base_url_is_https(cls, value: str) -> str:
+        """The token travels to this URL: https only, except to this machine (tests, local proxies)."""
+        from urllib.parse import urlsplit
+
+        try:
+            url = urlsplit(value.strip())
+            host = url.hostname
+        except ValueError as error:
+            raise ValueError(f"GITHUB_BASE_URL is not a URL: {error}") from None
+        if not host:
+            raise ValueError("GITHUB_BASE_URL must be an absolute URL such as https://api.github.com")
+        if url.scheme == "https" or (url.scheme == "http" and host in ("127.0.0.1", "localhost", "::1")):
+            return value.strip()
+        raise ValueError("GITHUB_BASE_URL must use https (plain http only to 127.0.0.1, localhost or ::1)")
 
     # --- server ---------------------------------------------------------------------------------
     log_level: str = Field(default="INFO", validation_alias="ARTIFICER_LOG_LEVEL")

@@ -67,7 +67,7 @@ INSERT INTO admin_config (config_key, config_data) VALUES
     },
     "gitMcpAgent": {
       "enabled": true,
-      "description": "Answers questions about GitHub, read-only: finds repositories, reads files and directory listings, lists and reads issues and pull requests (with comments and reviews), looks up users and organisations, searches code, and lists branches and commits. It never writes to GitHub and needs a GitHub token configured for the caller.",
+      "description": "Answers questions about GitHub, read-only: finds repositories, reads files and directory listings, lists and reads issues (with their first comments) and pull requests (with their changed files), looks up users and organisations, searches code, and lists branches and commits. It never writes to GitHub. It reads with the server's GitHub token when one is configured (GITHUB_TOKEN), otherwise anonymously: public data only, at a low rate limit.",
       "tool_input": {
         "parameter_name": "input",
         "parameter_description": "A natural-language request. Name the repository as owner/name when known, plus the branch, path, issue or pull request number when relevant. Example: 'List the open issues labelled bug in octo-org/widgets, newest first'."

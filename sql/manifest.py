@@ -85,6 +85,7 @@ INDEXES: tuple[str, ...] = (
     "idx_github_repos_user_id",
     "idx_github_repos_user",
     "idx_github_repos_user_active",
+    "github_repositories_user_repo_key",
     "idx_error_logs_user_id",
     "idx_error_logs_error_type",
     "idx_error_logs_error_category",

@@ -68,29 +68,20 @@ async def add_repository(
     """Connect a repository for the caller (or return the existing row for the same owner/name)."""
     _check_part("owner", owner)
     _check_part("name", name)
-    existing = await conn.fetchrow(
-        f"select {_COLUMNS} from github_repositories where user_id = auth.uid() "
-        "and lower(repo_owner) = lower($1) and lower(repo_name) = lower($2) limit 1",
+    # one statement: a concurrent add of the same owner/name (any case) updates the one row
+    record = await conn.fetchrow(
+        "insert into github_repositories (user_id, repo_owner, repo_name, repo_url, default_branch) "
+        "values (auth.uid(), $1::text, $2::text, "
+        "coalesce($3::text, 'https://github.com/' || $1::text || '/' || $2::text), $4::text) "
+        "on conflict (user_id, lower(repo_owner), lower(repo_name)) do update set is_active = true, "
+        "repo_url = coalesce($3::text, github_repositories.repo_url), "
+        "default_branch = excluded.default_branch "
+        f"returning {_COLUMNS}",
         owner,
         name,
+        url,
+        default_branch,
     )
-    if existing is not None:
-        record = await conn.fetchrow(
-            f"update github_repositories set is_active = true, repo_url = coalesce($2, repo_url), "
-            f"default_branch = $3 where id = $1 returning {_COLUMNS}",
-            existing["id"],
-            url,
-            default_branch,
-        )
-    else:
-        record = await conn.fetchrow(
-            "insert into github_repositories (user_id, repo_owner, repo_name, repo_url, default_branch) "
-            f"values (auth.uid(), $1, $2, $3, $4) returning {_COLUMNS}",
-            owner,
-            name,
-            url or f"https://github.com/{owner}/{name}",
-            default_branch,
-        )
     assert record is not None
     return _repository(record)
 

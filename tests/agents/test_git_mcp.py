@@ -111,6 +111,11 @@ async def test_answers_with_github_functions_and_records_the_repository(
             "select config_data::text from admin_config where config_key = 'git_mcp_agent_google'"
         )
     )
+    seeded_description = await pool.fetchval(
+        "select config_data #>> '{tools,gitMcpAgent,tool_input,parameter_description}' "
+        "from admin_config where config_key = 'chat_model_agent_google'"
+    )
+    assert seeded_description
     answer = "octo-org/widgets has 2 open issues: #1 Crash on start and #2 Add dark mode."
     gemini.script(
         Turn(text="", function_calls=[("list_issues", {"repo": "octo-org/widgets", "state": "open"})]),
@@ -121,9 +126,8 @@ async def test_answers_with_github_functions_and_records_the_repository(
         tool = listed[TOOL]
         assert set(tool.input_schema["properties"]) == {"input", "model"}
         assert "operation" not in tool.input_schema["properties"]
-        assert tool.input_schema["properties"]["input"]["description"].startswith(
-            "A natural-language request"
-        )
+        # the chat agent's flat tool_input describes the one parameter (not the model's own default)
+        assert tool.input_schema["properties"]["input"]["description"] == seeded_description
         assert tool.annotations.read_only_hint is True and tool.annotations.open_world_hint is True
 
         result = await client.call_tool(TOOL, {"input": "Which issues are open in octo-org/widgets?"})
@@ -258,8 +262,8 @@ async def test_a_github_404_is_a_function_error_the_model_sees(
 
 async def test_github_refusals_say_what_to_do(database_url, make_user, gemini, github, pool) -> None:
     user = await make_user()
-    # no token and rate-limited: the model sees the function error; when the loop then fails, the tool
-    # error names the way out
+    # no token and rate-limited: the model sees the function error; when the model call then fails,
+    # the tool error is the provider's failure, with the GitHub refusal and its way out appended
     github.rate_limited = True
     gemini.script(
         Turn(text="", function_calls=[("list_branches", {"repo": "octo-org/widgets"})]),
@@ -269,7 +273,12 @@ async def test_github_refusals_say_what_to_do(database_url, make_user, gemini, g
         result = await client.call_tool(TOOL, {"input": "branches of octo-org/widgets"})
     assert result.is_error
     text = result.content[0].text
+    assert text.startswith("the model call failed: ") and "bad request" in text
     assert "GitHub rate limit exceeded" in text and "GITHUB_TOKEN" in text
+    # logged as the provider's failure (api), not as the caller's (user)
+    errors = await pool.fetch("select error_type, error_message from error_logs where user_id = $1", user)
+    assert [e["error_type"] for e in errors] == ["api"]
+    assert "bad request" in errors[0]["error_message"]
     assert "authorization" not in github.requests[0].headers  # anonymous: public data only
     [response] = function_responses(gemini)
     assert "rate limit" in response["response"]["error"]
@@ -307,3 +316,170 @@ async def test_bad_input_is_a_tool_error_and_runs_nothing(
             assert "invalid arguments for git_mcp_agent" in text or "not an active google model" in text
     assert not gemini.requests and not github.requests
     assert await pool.fetchval("select count(*) from rate_limit_tracking") == 0
+
+
+TRAVERSALS: list[tuple[str, dict[str, Any], str]] = [
+    ("get_file_contents", {"repo": "octo-org/widgets", "path": "../../../../users/octocat"}, "path"),
+    ("get_file_contents", {"repo": "octo-org/widgets", "path": "src/%2e%2e/%2e%2e/x"}, "path"),
+    ("get_file_contents", {"repo": "octo-org/widgets", "path": "src/a.py?ref=x"}, "path"),
+    ("get_file_contents", {"repo": "octo-org/widgets", "path": "src//a.py"}, "path"),
+    ("get_file_contents", {"repo": "octo-org/widgets", "path": "src\\..\\..\\x"}, "path"),
+    ("get_file_contents", {"repo": "octo-org/widgets", "path": "README.md", "ref": "../../x"}, "ref"),
+    ("get_user", {"username": "../users/octocat"}, "username"),
+    ("get_user", {"username": "octocat/../../search/code"}, "username"),
+    ("get_repository", {"repo": "../users"}, "repo"),
+    ("get_repository", {"repo": "../.."}, "repo"),
+    ("get_repository", {"repo": "octo-org/widgets?x=1"}, "repo"),
+    ("get_repository", {"repo": "octo-org/widgets#x"}, "repo"),
+    ("get_repository", {"repo": "octo-org/widgets/../../../users/octocat"}, "repo"),
+    ("list_issues", {"repo": "octo-org/.."}, "repo"),
+    ("list_commits", {"repo": "octo-org/widgets", "sha": "main..evil"}, "sha"),
+    ("list_commits", {"repo": "octo-org/widgets", "path": "../x"}, "path"),
+    ("get_issue", {"repo": "octo-org/widgets/issues", "number": 1}, "repo"),
+]
+
+
+async def test_traversal_arguments_never_reach_github(database_url, make_user, gemini, github, pool) -> None:
+    user = await make_user()
+    calls = [(name, arguments) for name, arguments, _ in TRAVERSALS]
+    gemini.script(
+        Turn(text="", function_calls=[*calls, ("get_repository", {"repo": "octo-org/widgets"})]),
+        Turn(text="Only octo-org/widgets could be read."),
+    )
+    async with in_process(settings(database_url, user, gemini, github)) as client:
+        result = await client.call_tool(TOOL, {"input": "read everything"})
+        assert not result.is_error, result.content
+    uses = result.structured_content["toolCalls"]
+    assert [u["ok"] for u in uses] == [False] * len(TRAVERSALS) + [True]
+    *responses, valid = function_responses(gemini)
+    assert valid["name"] == "get_repository" and "result" in valid["response"]
+    for (name, arguments, argument), response in zip(TRAVERSALS, responses, strict=True):
+        assert response["name"] == name
+        assert f"Error: {argument} must be" in response["response"]["error"], (arguments, response)
+    # the only request GitHub saw is the valid one
+    assert [r.path for r in github.requests] == ["/repos/octo-org/widgets"]
+
+
+def test_argument_checks_accept_real_names() -> None:
+    from artificer.agents.git_mcp import git_ref, login_name, repository_name, repository_path
+
+    assert repository_name(" octo-org/my.repo_v2 ") == "octo-org/my.repo_v2"
+    assert repository_name("o/.github") == "o/.github"
+    assert login_name("octo-cat-42") == "octo-cat-42"
+    assert repository_path("/docs/Read Me (v2).md/") == "docs/Read Me (v2).md"
+    assert repository_path("") == "" and repository_path(None) == ""
+    assert repository_path(".github/workflows/ci.yml") == ".github/workflows/ci.yml"
+    assert git_ref("release/1.x", "ref") == "release/1.x" and git_ref("a" * 40, "sha") == "a" * 40
+    assert git_ref(None, "ref") is None
+
+
+async def test_a_malformed_repository_answer_or_a_failed_recording_keeps_the_answer(
+    database_url, make_user, gemini, github, pool, caplog
+) -> None:
+    user = await make_user()
+    github.repos["octo-org/odd"] = {"json": {"full_name": None}}
+    gemini.script(
+        Turn(text="", function_calls=[("get_repository", {"repo": "octo-org/odd"})]),
+        Turn(text="octo-org/odd exists."),
+    )
+    async with in_process(settings(database_url, user, gemini, github)) as client:
+        result = await client.call_tool(TOOL, {"input": "what is octo-org/odd"})
+    assert not result.is_error, result.content
+    assert result.structured_content["answer"] == "octo-org/odd exists."
+    assert await pool.fetchval("select count(*) from github_repositories") == 0
+
+    # the database refuses the recording: logged, and the answer still reaches the caller
+    await pool.execute("revoke insert on github_repositories from authenticated")
+    gemini.script(
+        Turn(text="", function_calls=[("get_repository", {"repo": "octo-org/widgets"})]),
+        Turn(text="octo-org/widgets makes widgets."),
+    )
+    caplog.set_level(logging.WARNING, logger="artificer.agents.git_mcp")
+    async with in_process(settings(database_url, user, gemini, github)) as client:
+        result = await client.call_tool(TOOL, {"input": "what is octo-org/widgets"})
+    assert not result.is_error, result.content
+    assert result.structured_content["answer"] == "octo-org/widgets makes widgets."
+    assert "could not record the repositories" in caplog.text
+    assert await pool.fetchval("select count(*) from github_repositories") == 0
+
+
+async def test_a_github_outage_is_reported_with_its_status(database_url, make_user, gemini, github) -> None:
+    user = await make_user()
+    github.fail_status = 502
+    gemini.script(
+        Turn(text="", function_calls=[("get_user", {"username": "octocat"})]),
+        Turn(text="GitHub is down."),
+    )
+    async with in_process(settings(database_url, user, gemini, github)) as client:
+        result = await client.call_tool(TOOL, {"input": "who is octocat"})
+    assert not result.is_error, result.content
+    [response] = function_responses(gemini)
+    assert response["response"]["error"] == "Error: GitHub answered 502: Server Error"
+    assert [r.path for r in github.requests] == ["/users/octocat"] * 3  # the GET and two retries
+
+
+async def test_searches_read_github_once_and_limits_take_whole_floats(
+    database_url, make_user, gemini, github
+) -> None:
+    user = await make_user()
+    gemini.script(
+        Turn(
+            text="",
+            function_calls=[
+                ("search_code", {"query": "parse_config"}),
+                ("list_branches", {"repo": "octo-org/widgets", "limit": 1.0}),
+            ],
+        ),
+        Turn(text="Found it."),
+    )
+    async with in_process(settings(database_url, user, gemini, github)) as client:
+        result = await client.call_tool(TOOL, {"input": "where is parse_config"})
+    assert not result.is_error, result.content
+    search, branches = function_responses(gemini)
+    found = json.loads(search["response"]["result"])
+    assert found["total_count"] == 1 and [i["path"] for i in found["items"]] == ["src/parse_config.py"]
+    assert [r.path for r in github.requests].count("/search/code") == 1
+    assert [b["name"] for b in json.loads(branches["response"]["result"])] == ["trunk"]
+
+
+async def test_adding_a_repository_twice_keeps_one_row(database_url, make_user, pool) -> None:
+    import anyio
+    from artificer.storage import github as repositories
+    from artificer.storage.database import as_user
+
+    user = await make_user()
+    claims = {"sub": str(user), "role": "authenticated"}
+
+    async def add(owner: str, name: str, url: str | None) -> None:
+        async with as_user(pool, claims) as conn:
+            await repositories.add_repository(conn, owner=owner, name=name, url=url, default_branch="dev")
+
+    async with anyio.create_task_group() as group:  # concurrent adds, differing only in case
+        for owner, name in (("Octo-Org", "Widgets"), ("octo-org", "widgets"), ("OCTO-ORG", "WIDGETS")):
+            group.start_soon(add, owner, name, None)
+    await add("octo-org", "widgets", "https://github.example/octo-org/widgets")
+    rows = await pool.fetch("select user_id, repo_url, default_branch, is_active from github_repositories")
+    assert [(r["user_id"], r["repo_url"], r["default_branch"], r["is_active"]) for r in rows] == [
+        (user, "https://github.example/octo-org/widgets", "dev", True)
+    ]
+    other = await make_user()
+    async with as_user(pool, {"sub": str(other), "role": "authenticated"}) as conn:
+        await repositories.add_repository(conn, owner="octo-org", name="widgets")
+    assert await pool.fetchval("select count(*) from github_repositories") == 2  # one per user
+
+
+def test_github_base_url_must_be_https_unless_local() -> None:
+    from artificer.server.settings import Settings
+    from pydantic import ValidationError
+
+    for url in (
+        "https://api.github.com",
+        "https://ghe.example/api/v3",
+        "http://127.0.0.1:9",
+        "http://[::1]:80",
+    ):
+        assert Settings(github_base_url=url).github_base_url == url
+    assert Settings(github_base_url="http://localhost:8080/").github_base_url == "http://localhost:8080/"
+    for url in ("http://api.github.com", "ftp://api.github.com", "api.github.com", "http://127.0.0.1.evil"):
+        with pytest.raises(ValidationError, match="GITHUB_BASE_URL"):
+            Settings(github_base_url=url)

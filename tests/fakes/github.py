@@ -1,6 +1,7 @@
 """A fake GitHub REST API on 127.0.0.1, answering the read endpoints the git agent uses with JSON
 shaped as GitHub returns it (the fields PyGithub reads), 404s as GitHub words them, a 401 for a token
-it does not know, and a 403 rate-limit answer when `rate_limited` is set.
+it does not know, a 403 rate-limit answer when `rate_limited` is set, and `fail_status` (e.g. 502) for
+every request when that is set.
 
 Point PyGithub at it with `base_url=fake.url`. `fake.requests` holds what PyGithub sent.
 """
@@ -27,11 +28,14 @@ class FakeGitHub(FakeHTTPServer):
     token: str | None = None
     """The one token accepted; any other `Authorization` header gets 401 Bad credentials."""
     repos: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """owner/name → {"description", "default_branch", "issues": [..], "branches": [..]}"""
+    """owner/name → {"description", "default_branch", "issues": [..], "branches": [..], "json": {..}}
+    ("json": fields that override the repository's JSON as served, e.g. a malformed full_name)"""
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     code: list[dict[str, Any]] = field(default_factory=list)
     """Code search hits: {"repo", "path"}."""
     rate_limited: bool = False
+    fail_status: int | None = None
+    """Answer every request with this status (a GitHub outage: 500, 502, 503)."""
 
     def __post_init__(self) -> None:
         super().__init__(self._handle)
@@ -79,6 +83,7 @@ class FakeGitHub(FakeHTTPServer):
             "created_at": CREATED,
             "updated_at": UPDATED,
             "pushed_at": UPDATED,
+            **repo.get("json", {}),
         }
 
     def issue_json(self, full_name: str, issue: dict[str, Any]) -> dict[str, Any]:
@@ -114,6 +119,8 @@ class FakeGitHub(FakeHTTPServer):
             return Reply.of_json(
                 {"message": "Bad credentials", "documentation_url": DOCS, "status": "401"}, 401
             )
+        if self.fail_status is not None:
+            return Reply.of_json({"message": "Server Error", "documentation_url": DOCS}, self.fail_status)
         if self.rate_limited:
             return Reply.of_json(
                 {
