@@ -29,11 +29,25 @@ OperationCategory = Literal["generation", "execution", "tool_use", "streaming", 
 """The values `agent_activity_logs.operation_category` allows."""
 
 
+ErrorCategory = Literal["user", "api"]
+"""Whose fault a refused call is: the caller's arguments (`user`) or the model's answer (`api`)."""
+
+
 class AgentInputError(Exception):
     """The caller's arguments cannot be served (unknown id, wrong kind, bad version …).
 
     The message says what to change; the pipeline returns it as a tool error and writes nothing.
+    `category` is the `error_logs.error_type` it is logged as: `user` (the default) for the caller's
+    arguments, `api` for a model answer that cannot be used (a subclass or `category=` says so). A `user`
+    error raised before any model call gives the caller's rate-limit slot back.
     """
+
+    category: ErrorCategory = "user"
+
+    def __init__(self, message: str, *, category: ErrorCategory | None = None) -> None:
+        super().__init__(message)
+        if category is not None:
+            self.category = category
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +138,9 @@ class AgentSpec:
     run: Callable[[AgentCall], Awaitable[AgentOutcome]]
     id_argument: str | None = None
     """The argument naming the artifact the operation works on (`documentId`), for logs."""
+    resource_type: str | None = None
+    """`agent_activity_logs.resource_type` of what the agent works on (`document`, `code`, `diagram`);
+    None for agents that touch no artifact. An outcome's own `resource_type` takes precedence."""
     parameter_keys: Mapping[str, str] = field(default_factory=dict)
     """Input property → key under `chat_model_agent_{provider}.tools.<chat_tool_key>.tool_input`
     whose `parameter_description` becomes that property's description (a flat `tool_input`

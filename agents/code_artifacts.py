@@ -31,6 +31,8 @@ SyntaxCheck = Callable[[str], str | None]
 class InvalidSource(AgentInputError):
     """The model's answer does not pass the agent's syntax check; nothing was saved."""
 
+    category = "api"
+
 
 @dataclass(frozen=True, slots=True)
 class SourceAgent:
@@ -41,6 +43,8 @@ class SourceAgent:
     """The result field carrying the source (`code`, `diagram`)."""
     check: SyntaxCheck
     output_model: type[BaseModel]
+    resource_type: str
+    """`agent_activity_logs.resource_type` of its artifacts (`code`, `diagram`); also its `AgentSpec`'s."""
     default_explain: str = ""
     """The explain instruction when the caller gives none."""
 
@@ -121,7 +125,7 @@ def _outcome(
     return AgentOutcome(
         result=result,
         resource_id=doc.id,
-        resource_type="document",
+        resource_type=agent.resource_type,
         resource_uri=uri,
         resource_title=f"{doc.title} (v{doc.version_number})",
         resource_mime_type=artifacts.mime_type(doc.kind),

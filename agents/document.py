@@ -321,6 +321,7 @@ SPEC = AgentSpec(
     output_model=DocumentResult,
     run=run,
     id_argument="documentId",
+    resource_type="document",
     parameter_keys={
         "operation": "operation",
         "instruction": "instruction",

@@ -233,6 +233,7 @@ AGENT = SourceAgent(
     language="Mermaid",
     content_field="diagram",
     check=syntax_problem,
+    resource_type="diagram",
     output_model=MermaidResult,
 )
 
@@ -260,6 +261,7 @@ SPEC = AgentSpec(
     output_model=MermaidResult,
     run=run,
     id_argument="diagramId",
+    resource_type=AGENT.resource_type,
     parameter_keys={
         "operation": "operation",
         "instruction": "instruction",

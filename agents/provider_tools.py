@@ -207,6 +207,7 @@ SPEC = AgentSpec(
     input_model=ProviderToolsInput,
     output_model=ProviderToolsResult,
     run=run,
+    resource_type=None,  # answers only: no artifact
     parameter_keys={"input": "input"},
     enabled_when=_enabled_when,
 )

@@ -96,6 +96,7 @@ AGENT = SourceAgent(
     language="Python",
     content_field="code",
     check=syntax_problem,
+    resource_type="code",
     output_model=PythonResult,
     default_explain=(
         "Add detailed comments and docstrings that explain what each part of the code does and why."
@@ -127,6 +128,7 @@ SPEC = AgentSpec(
     output_model=PythonResult,
     run=run,
     id_argument="codeId",
+    resource_type=AGENT.resource_type,
     parameter_keys={
         "operation": "operation",
         "instruction": "instruction",

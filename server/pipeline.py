@@ -11,6 +11,9 @@
 5. runs the operation (the agent streams from its provider, reporting progress, and stores the new version
    as the caller in ONE statement at the end, so a failed or cancelled call stores nothing); progress
    goes to the client at most once per `PROGRESS_INTERVAL_SECONDS` (plus whenever its message changes);
+   when the agent refuses the caller's arguments (unknown or someone else's id, bad targetVersion,
+   nothing to revert …) before any model call, the counted slot is given back (one statement), so a
+   refused call changes nothing;
 6. hands one `agent_activity_logs` row, one `usage_logs` row per model call, and on failure one
    `error_logs` row to the log writer, which batches them off the call's path.
 
@@ -33,8 +36,17 @@ import anyio
 import asyncpg
 import mcp_types as types
 from artificer.agents.base import AgentCall, AgentInputError, AgentOutcome, ModelChoice, Operation, ProgressFn
-from artificer.agents.code_artifacts import InvalidSource
-from artificer.agents.providers.base import LLMProvider, LLMResult, ProviderError
+from artificer.agents.providers.base import (
+    FunctionTool,
+    LLMProvider,
+    LLMRequest,
+    LLMResult,
+    LLMStream,
+    M,
+    NativeTool,
+    ObjectResult,
+    ProviderError,
+)
 from artificer.server.catalog import Catalog, CatalogError, CatalogService
 from artificer.server.identity import Caller
 from artificer.server.settings import Settings
@@ -201,6 +213,41 @@ def _error_type(error: BaseException) -> str:
     return type(error).__name__
 
 
+class WatchedProvider:
+    """The call's provider, noting whether the agent asked it for anything (`used`): a call that was
+    refused before any model request gives its rate-limit slot back, one that reached the model not."""
+
+    def __init__(self, inner: LLMProvider) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.used = False
+
+    async def generate(self, request: LLMRequest) -> LLMResult:
+        self.used = True
+        return await self.inner.generate(request)
+
+    def stream(self, request: LLMRequest) -> LLMStream:
+        self.used = True
+        return self.inner.stream(request)
+
+    async def generate_object(self, request: LLMRequest, schema: type[M]) -> ObjectResult[M]:
+        self.used = True
+        return await self.inner.generate_object(request, schema)
+
+    async def generate_with_native_tools(self, request: LLMRequest, tools: Sequence[NativeTool]) -> LLMResult:
+        self.used = True
+        return await self.inner.generate_with_native_tools(request, tools)
+
+    async def run_functions(
+        self, request: LLMRequest, functions: Sequence[FunctionTool], *, max_steps: int = 5
+    ) -> LLMResult:
+        self.used = True
+        return await self.inner.run_functions(request, functions, max_steps=max_steps)
+
+    async def aclose(self) -> None:  # the provider is shared by the server; one call never closes it
+        return None
+
+
 @dataclass
 class _Call:
     """Bookkeeping of one call, turned into log rows at the end."""
@@ -210,6 +257,8 @@ class _Call:
     provider: str
     id_argument: str | None = None
     """The argument naming the artifact (`documentId`, `codeId`, `diagramId`), for failed calls' logs."""
+    resource_type: str | None = None
+    """The agent's `AgentSpec.resource_type`, for logs of calls without an outcome."""
     correlation_id: uuid.UUID = field(default_factory=uuid.uuid4)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: float = field(default_factory=time.perf_counter)
@@ -283,7 +332,11 @@ async def _run_agent_tool(
     # --- rate limit (one statement) ---------------------------------------------------------------
     per_minute, per_hour, per_day = entry.limits
     call = _Call(
-        caller=caller, agent_type=spec.agent_type, provider=catalog.provider, id_argument=spec.id_argument
+        caller=caller,
+        agent_type=spec.agent_type,
+        provider=catalog.provider,
+        id_argument=spec.id_argument,
+        resource_type=spec.resource_type,
     )
     try:
         decision = await rate_limits.check_and_count(
@@ -307,13 +360,14 @@ async def _run_agent_tool(
         )
 
     # --- run + store --------------------------------------------------------------------------------
+    watched = WatchedProvider(provider) if provider is not None else None
     agent_call = AgentCall(
         operation=operation,
         arguments=args,
         user_id=caller.user_id,
         tool_config=entry.tool_config(operation),
         agent_config=entry.config,
-        provider=provider,
+        provider=watched,
         model=model,
         progress=throttled_progress(progress),
         pool=deps.pool,
@@ -326,15 +380,17 @@ async def _run_agent_tool(
         # Enqueueing is synchronous, so the cancellation cannot interrupt it; nothing was stored.
         _log(deps, call, catalog, agent_call, None, "cancelled", "the call was cancelled by the client")
         raise
-    except InvalidSource as error:  # the model's answer, not the caller's input, was wrong
-        return _failed(deps, call, catalog, agent_call, error, str(error), category="api")
-    except AgentInputError as error:
-        return _failed(deps, call, catalog, agent_call, error, str(error), category="user")
+    except AgentInputError as error:  # `api`: the model's answer, not the caller's input, was wrong
+        if error.category == "user":
+            await _refund(deps, call, decision, watched)
+        return _failed(deps, call, catalog, agent_call, error, str(error), category=error.category)
     except documents.VersionConflict as error:
+        await _refund(deps, call, decision, watched)
         return _failed(
             deps, call, catalog, agent_call, error, f"{error}; read it again and retry", category="user"
         )
     except documents.DocumentError as error:
+        await _refund(deps, call, decision, watched)
         return _failed(deps, call, catalog, agent_call, error, str(error), category="user")
     except ProviderError as error:
         if error.partial is not None and error.partial not in agent_call.llm_calls:
@@ -357,6 +413,23 @@ async def _run_agent_tool(
     # --- log (enqueued, written off the call's path) ------------------------------------------------
     _log(deps, call, catalog, agent_call, outcome, None, None)
     return _result(outcome)
+
+
+async def _refund(
+    deps: PipelineDeps,
+    call: _Call,
+    decision: rate_limits.RateLimitDecision,
+    provider: WatchedProvider | None,
+) -> None:
+    """Give back the slot of a call refused for the caller's arguments, unless it reached the model."""
+    if provider is not None and provider.used:
+        return
+    try:
+        await rate_limits.refund(deps.pool, decision, user_id=call.caller.user_id, agent_type=call.agent_type)
+    except anyio.get_cancelled_exc_class():
+        raise
+    except Exception:  # the refusal still goes to the caller; the slot stays used
+        logger.exception("%s: could not give back the rate-limit slot of a refused call", call.agent_type)
 
 
 def _result(outcome: AgentOutcome) -> types.CallToolResult:
@@ -428,8 +501,10 @@ def _log(
         metadata.update(outcome.metadata)
     if outcome is not None:
         resource_id = outcome.resource_id
+        resource_type = outcome.resource_type or call.resource_type
     else:
         resource_id = getattr(agent_call.arguments, call.id_argument, None) if call.id_argument else None
+        resource_type = call.resource_type
     try:
         deps.logs.log_activity(
             AgentActivityRow(
@@ -441,7 +516,7 @@ def _log(
                     "operation_category": agent_call.operation.category,
                     "operation_metadata": metadata,
                     "resource_id": resource_id,
-                    "resource_type": outcome.resource_type if outcome is not None else "document",
+                    "resource_type": resource_type,
                     "duration_ms": duration_ms,
                     "start_time": call.started_at,
                     "end_time": ended_at,

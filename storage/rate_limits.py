@@ -5,6 +5,9 @@ row of each window exists, locks the rows in a fixed order, and counts the call 
 still has room. A refused call is not counted. Because the counters live in Postgres and are row-locked,
 the limit stays exact across any number of server processes sharing the database.
 
+`refund` gives a counted call back (one statement): the pipeline calls it when the call was refused by
+the agent for the caller's arguments before any model call, so a refused call uses up no slot.
+
 These functions run as the server's own role (a pool connection outside `as_user`), never as the caller.
 
 Commit latency: when the check runs in a transaction of its own (the pool, or a connection not inside a
@@ -29,8 +32,11 @@ Window = Literal["minute", "hour", "day"]
 
 _CHECK_COLUMNS = (
     "allowed, limited_window, limit_value, retry_after_seconds, "
-    "remaining_minute, remaining_hour, remaining_day"
+    "remaining_minute, remaining_hour, remaining_day, "
+    "coalesce($6::timestamp, now() at time zone 'UTC') as counted_at"
 )
+"""`counted_at` is the instant the function's windows were taken from (its `v_now`: `now()` is the
+transaction's start, the same inside and outside the function)."""
 _CHECK_CALL = "public.artificer_rate_limit_check_and_count($1, $2, $3, $4, $5, $6)"
 _CHECK_SQL = f"select {_CHECK_COLUMNS} from {_CHECK_CALL}"
 _CHECK_ASYNC_COMMIT_SQL = (
@@ -51,6 +57,10 @@ class RateLimitDecision:
     remaining_minute: int | None
     remaining_hour: int | None
     remaining_day: int | None
+    counted_at: datetime | None = None
+    """The instant (naive UTC) whose windows were checked; `refund` gives back the same windows."""
+    counted_windows: tuple[Window, ...] = ()
+    """The windows the call was counted in (those with a limit; none when refused)."""
 
     @property
     def remaining(self) -> int | None:
@@ -89,6 +99,11 @@ async def check_and_count(
     else:
         record = await pool_or_conn.fetchrow(_CHECK_ASYNC_COMMIT_SQL, *args)
     assert record is not None
+    limits: tuple[tuple[Window, int | None], ...] = (
+        ("minute", per_minute),
+        ("hour", per_hour),
+        ("day", per_day),
+    )
     return RateLimitDecision(
         allowed=record["allowed"],
         window=record["limited_window"],
@@ -97,7 +112,45 @@ async def check_and_count(
         remaining_minute=record["remaining_minute"],
         remaining_hour=record["remaining_hour"],
         remaining_day=record["remaining_day"],
+        counted_at=record["counted_at"],
+        counted_windows=tuple(w for w, lim in limits if lim is not None) if record["allowed"] else (),
     )
+
+
+_LIMIT_TYPE: dict[Window, str] = {"minute": "minute", "hour": "hourly", "day": "daily"}
+"""`rate_limit_tracking.limit_type` of each window."""
+
+_REFUND_SQL = (
+    "update rate_limit_tracking t set request_count = greatest(coalesce(t.request_count, 0) - 1, 0) "
+    "from unnest($3::text[], $4::text[]) as w(limit_type, unit) "
+    "where t.user_id = $1 and t.agent_type = $2 and t.limit_type = w.limit_type "
+    "and t.period_start = date_trunc(w.unit, $5::timestamp)"
+)
+
+
+async def refund(
+    pool_or_conn: Pool | asyncpg.Connection,
+    decision: RateLimitDecision,
+    *,
+    user_id: uuid.UUID,
+    agent_type: str,
+) -> int:
+    """Give back the call `decision` counted for `user_id` on `agent_type`: one less in exactly the
+    windows it was counted in, those that contained `decision.counted_at` (even if they have ended since),
+    never below zero. One statement, as the server's role. Returns the number of counters changed (0 when
+    nothing was counted: a refused or unlimited call)."""
+    if not decision.allowed or not decision.counted_windows or decision.counted_at is None:
+        return 0
+    windows = decision.counted_windows
+    status = await pool_or_conn.execute(
+        _REFUND_SQL,
+        user_id,
+        agent_type,
+        [_LIMIT_TYPE[w] for w in windows],
+        list(windows),
+        decision.counted_at,
+    )
+    return int(status.split()[-1])
 
 
 @dataclass(frozen=True, slots=True)

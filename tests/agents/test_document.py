@@ -316,3 +316,55 @@ async def test_schema_mismatch_after_a_full_answer_logs_the_billed_tokens(
     )
     assert failed is not None and failed["input_tokens"] == 333
     assert failed["resource_id"] == uuid.UUID(doc["id"])
+
+
+async def rate_counts(pool, user) -> dict[str, int]:
+    rows = await pool.fetch(
+        "select limit_type, request_count from rate_limit_tracking "
+        "where user_id = $1 and agent_type = 'document_agent'",
+        user,
+    )
+    return {r["limit_type"]: r["request_count"] for r in rows}
+
+
+async def test_calls_refused_before_the_model_give_their_rate_limit_slot_back(
+    database_url, make_user, gemini, pool
+) -> None:
+    await pool.execute(
+        "update admin_config set config_data = "
+        "jsonb_set(jsonb_set(config_data, '{rateLimit,perMinute}', '100'), '{rateLimit,perHour}', '3') "
+        "where config_key = 'document_agent_google'"
+    )
+    user, other = await make_user(), await make_user()
+    async with in_process(make_settings(database_url, other, gemini)) as client:
+        foreign = await create(client, gemini)
+    async with in_process(make_settings(database_url, user, gemini)) as client:
+        mine = await create(client, gemini)
+        assert await rate_counts(pool, user) == {"minute": 1, "hourly": 1, "daily": 1}
+        refusals = [
+            ({"operation": "update", "documentId": str(uuid.uuid4()), "instruction": "x"}, "not found"),
+            ({"operation": "update", "documentId": foreign["id"], "instruction": "x"}, "not found"),
+            ({"operation": "suggest", "documentId": foreign["id"]}, "not found"),
+            ({"operation": "revert", "documentId": str(uuid.uuid4())}, "not found"),
+            ({"operation": "revert", "documentId": mine["id"]}, "nothing to revert"),
+            ({"operation": "revert", "documentId": mine["id"], "targetVersion": 5}, "nothing to revert"),
+        ]
+        for arguments, expected in refusals * 2:  # more refusals than the hour allows calls
+            result = await client.call_tool("document_agent", arguments)
+            assert result.is_error and expected in result.content[0].text, (arguments, result.content)
+        assert await rate_counts(pool, user) == {"minute": 1, "hourly": 1, "daily": 1}
+        # a refusal after the model answered (an empty document) keeps its slot: the model was used
+        gemini.script(Turn(text="```\n   \n```"))
+        empty = await client.call_tool(
+            "document_agent", {"operation": "update", "documentId": mine["id"], "instruction": "x"}
+        )
+        assert empty.is_error and "empty document" in empty.content[0].text
+        assert await rate_counts(pool, user) == {"minute": 2, "hourly": 2, "daily": 2}
+        # the limit stays exact: one more call is allowed, the next is refused
+        await create(client, gemini)
+        gemini.script(Turn(text="never sent"))
+        refused = await client.call_tool("document_agent", {"operation": "create", "instruction": "x"})
+        assert refused.is_error and "3 calls per hour" in refused.content[0].text
+    assert await rate_counts(pool, user) == {"minute": 3, "hourly": 3, "daily": 3}
+    assert await rate_counts(pool, other) == {"minute": 1, "hourly": 1, "daily": 1}
+    assert len(gemini.model_requests()) == 4  # two creates of mine, the foreign one, the empty update

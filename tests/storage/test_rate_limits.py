@@ -140,3 +140,55 @@ async def test_callers_cannot_run_the_limiter(pool: asyncpg.Pool, make_user) -> 
             await rate_limits.check_and_count(
                 conn, user_id=user, agent_type="python_agent", per_minute=5, per_hour=10, per_day=10
             )
+
+
+async def test_refund_gives_back_exactly_the_counted_windows(pool: asyncpg.Pool, make_user) -> None:
+    user = await make_user()
+    args = dict(user_id=user, agent_type="document_agent")
+    first = await rate_limits.check_and_count(pool, **args, per_minute=2, per_hour=5, per_day=None, now=T0)
+    assert first.allowed and first.counted_at == T0 and first.counted_windows == ("minute", "hour")
+    # the next minute's call, in another minute window but the same hour
+    later = T0 + timedelta(minutes=1)
+    second = await rate_limits.check_and_count(
+        pool, **args, per_minute=2, per_hour=5, per_day=None, now=later
+    )
+    # giving back the first call (after its minute has ended) changes its own minute and the hour only
+    assert await rate_limits.refund(pool, first, **args) == 2
+    counts = await pool.fetch(
+        "select limit_type, period_start, request_count from rate_limit_tracking "
+        "where user_id = $1 order by limit_type, period_start",
+        user,
+    )
+    assert [(r["limit_type"], r["period_start"], r["request_count"]) for r in counts] == [
+        ("hourly", datetime(2026, 3, 1, 12, 0), 1),
+        ("minute", datetime(2026, 3, 1, 12, 30), 0),
+        ("minute", datetime(2026, 3, 1, 12, 31), 1),
+    ]
+    # never below zero; another agent's counters are not touched
+    await rate_limits.check_and_count(
+        pool, user_id=user, agent_type="python_agent", per_minute=2, per_hour=5, per_day=5, now=T0
+    )
+    assert await rate_limits.refund(pool, first, **args) == 2
+    assert await rate_limits.refund(pool, second, **args) == 2
+    assert await count_rows(pool, user) == {"minute": 0, "hourly": 0}
+    assert await count_rows(pool, user, "python_agent") == {"minute": 1, "hourly": 1, "daily": 1}
+
+
+async def test_refund_of_an_uncounted_call_does_nothing(pool: asyncpg.Pool, make_user) -> None:
+    user = await make_user()
+    args = dict(user_id=user, agent_type="document_agent")
+    ok = await rate_limits.check_and_count(pool, **args, per_minute=1, per_hour=9, per_day=9, now=T0)
+    refused = await rate_limits.check_and_count(pool, **args, per_minute=1, per_hour=9, per_day=9, now=T0)
+    assert not refused.allowed and refused.counted_windows == ()
+    assert await rate_limits.refund(pool, refused, **args) == 0
+    free = await rate_limits.check_and_count(pool, **args, per_minute=None, per_hour=None, per_day=None)
+    assert free.allowed and free.counted_windows == ()
+    assert await rate_limits.refund(pool, free, **args) == 0
+    assert await count_rows(pool, user) == {"minute": 1, "hourly": 1, "daily": 1}
+    # a call counted on the database clock is given back in the windows of that clock
+    assert await rate_limits.reset_for_user(pool, user_id=user) == 3
+    now_counted = await rate_limits.check_and_count(pool, **args, per_minute=5, per_hour=9, per_day=9)
+    assert now_counted.counted_at is not None and now_counted.counted_at.tzinfo is None
+    assert await rate_limits.refund(pool, now_counted, **args) == 3
+    assert await count_rows(pool, user) == {"minute": 0, "hourly": 0, "daily": 0}
+    assert ok.allowed
