@@ -423,10 +423,14 @@ async def serve_stdio(settings: Settings) -> None:
         await server.run(read, write, server.create_initialization_options())
 
 
-def http_app(settings: Settings, *, target: DatabaseTarget | None = None) -> Starlette:
-    """Streamable HTTP at /mcp (bearer JWT required), plus GET /health."""
+def http_app(
+    settings: Settings, *, target: DatabaseTarget | None = None, verifier: JWTVerifier | None = None
+) -> Starlette:
+    """Streamable HTTP at /mcp (bearer JWT required), plus GET /health. `verifier` defaults to
+    `JWTVerifier.from_settings(settings)` (an `IdentityError` when token verification is not configured)."""
+    if verifier is None:
+        verifier = JWTVerifier.from_settings(settings)
     server = build_server(settings, target=target, local_user=False)
-    verifier = JWTVerifier.from_settings(settings)
     public_url = (settings.public_url or f"http://{settings.http_host}:{settings.http_port}").rstrip("/")
 
     async def health(_: Request) -> JSONResponse:
@@ -445,15 +449,17 @@ def http_app(settings: Settings, *, target: DatabaseTarget | None = None) -> Sta
 
 
 async def serve_http(settings: Settings) -> None:
-    """Resolve and migrate the database before uvicorn starts, so a startup failure is one clear line
-    from the CLI rather than a traceback from inside uvicorn's lifespan."""
+    """Check the token verification settings, then resolve and migrate the database before uvicorn
+    starts, so a startup failure is one clear line from the CLI rather than a traceback from inside
+    uvicorn's lifespan, and a server that cannot verify tokens touches no database."""
     import uvicorn
 
+    verifier = JWTVerifier.from_settings(settings)  # IdentityError: nothing resolved, nothing migrated
     db = await resolve_database(settings)
     try:
         if settings.auto_migrate:
             await migrate_on_start(db)
-        app = http_app(settings, target=db)
+        app = http_app(settings, target=db, verifier=verifier)
         config = uvicorn.Config(
             app,
             host=settings.http_host,

@@ -262,3 +262,27 @@ async def test_serve_reports_an_unreachable_database_as_one_line(closed_port: in
         result = await artificer("serve", env=env, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "cannot reach Postgres" in one_error_line(result)
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({}, "ARTIFICER_JWT_SECRET"),
+        ({"ARTIFICER_JWT_SECRET": "a-secret-long-enough-for-hs256-0123456789", "ARTIFICER_JWT_AUDIENCE": " "},
+         "ARTIFICER_JWT_AUDIENCE is empty"),
+    ],
+)  # fmt: skip
+async def test_serve_http_checks_token_verification_before_touching_the_database(
+    empty_database_url: str, tmp_path: Path, settings: dict[str, str], expected: str
+) -> None:
+    env = clean_env(DATABASE_URL=empty_database_url, **settings)
+    with anyio.fail_after(60):
+        result = await artificer("serve", "--transport", "http", "--port", "0", env=env, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert expected in one_error_line(result)
+    conn = await asyncpg.connect(empty_database_url)
+    try:  # nothing was migrated
+        assert await conn.fetchval("select count(*) from pg_tables where schemaname = 'public'") == 0
+        assert await conn.fetchval("select to_regnamespace('auth')") is None
+    finally:
+        await conn.close()
