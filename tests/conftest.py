@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -206,6 +207,34 @@ def make_user(pool: asyncpg.Pool) -> MakeUser:
         return user_id
 
     return make
+
+
+AddUsage = Callable[..., Awaitable[None]]
+
+
+@pytest.fixture
+def add_usage(pool: asyncpg.Pool) -> AddUsage:
+    """`await add_usage(user, agent, tokens_in, tokens_out, cost, days_ago=0)`: one `usage_logs` row of a
+    gemini-2.0-flash call (`cost` a decimal string, total tokens their sum) made `days_ago` days ago."""
+
+    async def add(
+        user: uuid.UUID, agent: str, tokens_in: int, tokens_out: int, cost: str, days_ago: int = 0
+    ) -> None:
+        await pool.execute(
+            "insert into usage_logs (user_id, agent_type, model_used, provider, input_tokens, output_tokens,"
+            " total_tokens, total_cost, request_timestamp)"
+            " values ($1, $2, 'gemini-2.0-flash', 'google', $3, $4, $5, $6,"
+            " now() - make_interval(days => $7))",
+            user,
+            agent,
+            tokens_in,
+            tokens_out,
+            tokens_in + tokens_out,
+            Decimal(cost),
+            days_ago,
+        )
+
+    return add
 
 
 def pytest_configure(config: pytest.Config) -> None:

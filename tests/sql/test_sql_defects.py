@@ -28,36 +28,15 @@ def app_claims(user_id: uuid.UUID, role: str = "user") -> dict[str, Any]:
 # 1. get_current_user_usage_summary ---------------------------------------------------------------------
 
 
-async def add_usage(
-    pool: asyncpg.Pool,
-    user: uuid.UUID,
-    agent: str,
-    tokens_in: int,
-    tokens_out: int,
-    cost: str,
-    days_ago: int = 0,
+async def test_usage_summary_sums_the_callers_rows_by_agent(
+    pool: asyncpg.Pool, make_user: Any, add_usage: Any
 ) -> None:
-    await pool.execute(
-        "insert into usage_logs (user_id, agent_type, model_used, provider, input_tokens, output_tokens,"
-        " total_tokens, total_cost, request_timestamp)"
-        " values ($1, $2, 'gemini-2.0-flash', 'google', $3, $4, $5, $6, now() - make_interval(days => $7))",
-        user,
-        agent,
-        tokens_in,
-        tokens_out,
-        tokens_in + tokens_out,
-        Decimal(cost),
-        days_ago,
-    )
-
-
-async def test_usage_summary_sums_the_callers_rows_by_agent(pool: asyncpg.Pool, make_user: Any) -> None:
     alice, bob, admin = await make_user(), await make_user(), await make_user(role="admin")
-    await add_usage(pool, alice, "document_agent", 100, 50, "0.001000")
-    await add_usage(pool, alice, "document_agent", 10, 5, "0.000100")
-    await add_usage(pool, alice, "python_agent", 7, 3, "0.000010")
-    await add_usage(pool, alice, "python_agent", 1000, 1000, "1.000000", days_ago=40)  # outside the window
-    await add_usage(pool, bob, "document_agent", 999, 999, "9.000000")
+    await add_usage(alice, "document_agent", 100, 50, "0.001000")
+    await add_usage(alice, "document_agent", 10, 5, "0.000100")
+    await add_usage(alice, "python_agent", 7, 3, "0.000010")
+    await add_usage(alice, "python_agent", 1000, 1000, "1.000000", days_ago=40)  # outside the window
+    await add_usage(bob, "document_agent", 999, 999, "9.000000")
 
     async with as_user(pool, app_claims(alice)) as conn:
         row = await conn.fetchrow("select * from get_current_user_usage_summary()")

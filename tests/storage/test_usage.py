@@ -19,30 +19,15 @@ def claims(user_id: uuid.UUID) -> dict[str, Any]:
     return {"sub": str(user_id), "role": "authenticated", "app_metadata": {"role": "user"}}
 
 
-async def log_usage(
-    pool: asyncpg.Pool, user: uuid.UUID, agent: str, tokens_in: int, tokens_out: int, cost: str, days_ago: int
+async def test_summary_counts_only_the_callers_rows_in_the_range(
+    pool: asyncpg.Pool, make_user: Any, add_usage: Any
 ) -> None:
-    await pool.execute(
-        "insert into usage_logs (user_id, agent_type, model_used, provider, input_tokens, output_tokens,"
-        " total_tokens, total_cost, request_timestamp)"
-        " values ($1, $2, 'gemini-2.0-flash', 'google', $3, $4, $5, $6, now() - make_interval(days => $7))",
-        user,
-        agent,
-        tokens_in,
-        tokens_out,
-        tokens_in + tokens_out,
-        Decimal(cost),
-        days_ago,
-    )
-
-
-async def test_summary_counts_only_the_callers_rows_in_the_range(pool: asyncpg.Pool, make_user: Any) -> None:
     alice, bob = await make_user(), await make_user()
-    await log_usage(pool, alice, "document_agent", 10, 20, "0.001000", 0)
-    await log_usage(pool, alice, "document_agent", 5, 5, "0.000500", 1)
-    await log_usage(pool, alice, "python_agent", 1, 2, "0.000100", 0)
-    await log_usage(pool, alice, "python_agent", 100, 100, "1.000000", 40)  # outside the default 30 days
-    await log_usage(pool, bob, "document_agent", 1000, 1000, "9.000000", 0)
+    await add_usage(alice, "document_agent", 10, 20, "0.001000", 0)
+    await add_usage(alice, "document_agent", 5, 5, "0.000500", 1)
+    await add_usage(alice, "python_agent", 1, 2, "0.000100", 0)
+    await add_usage(alice, "python_agent", 100, 100, "1.000000", 40)  # outside the default 30 days
+    await add_usage(bob, "document_agent", 1000, 1000, "9.000000", 0)
 
     async with as_user(pool, claims(alice)) as conn:
         summary = await usage.current_user_summary(conn)
@@ -60,9 +45,11 @@ async def test_summary_counts_only_the_callers_rows_in_the_range(pool: asyncpg.P
     assert (older.total_calls, older.total_tokens, set(older.by_agent)) == (1, 200, {"python_agent"})
 
 
-async def test_summary_of_a_user_without_calls_is_empty(pool: asyncpg.Pool, make_user: Any) -> None:
+async def test_summary_of_a_user_without_calls_is_empty(
+    pool: asyncpg.Pool, make_user: Any, add_usage: Any
+) -> None:
     carol = await make_user()
-    await log_usage(pool, await make_user(), "document_agent", 1, 1, "0.1", 0)
+    await add_usage(await make_user(), "document_agent", 1, 1, "0.1", 0)
     async with as_user(pool, claims(carol)) as conn:
         summary = await usage.current_user_summary(conn)
     assert summary == usage.UsageSummary()
