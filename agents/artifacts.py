@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from artificer.agents.base import AgentCall, AgentInputError
 from artificer.agents.providers.base import LLMRequest
 from artificer.storage import documents
 from artificer.storage.database import as_user
+from pydantic import BaseModel, ConfigDict, Field
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,40 @@ def mime_type(kind: str) -> str:
 MAX_TITLE_CHARS = 100
 MAX_VERSION = 2**31 - 1
 """The largest version number (`Document.version_number` is an int4); bigger arguments are refused."""
+
+
+MAX_INSTRUCTION_CHARS = 20_000
+
+Instruction = Annotated[str | None, Field(min_length=1, max_length=MAX_INSTRUCTION_CHARS)]
+"""The `instruction` argument's type and limits; each agent describes it (`= Field(default=None, …)`)."""
+Title = Annotated[str | None, Field(min_length=1, max_length=MAX_TITLE_CHARS)]
+"""The `title` argument's type and limits; each agent describes it."""
+
+
+class ArtifactInput(BaseModel):
+    """The arguments every artifact agent takes.
+
+    A subclass narrows `operation` to its `Literal`, adds its id argument (`documentId`, …) and gives
+    `instruction` and `title` their descriptions. An override keeps the field's place in the JSON schema;
+    the id argument, a new field, comes after `model` (property order carries no meaning).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    operation: str = Field(description="What to do.")
+    instruction: Instruction = None
+    targetVersion: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_VERSION,
+        description="Version to restore (revert); default: the previous version.",
+    )
+    title: Title = None
+    model: str | None = Field(default=None, description="Model to use.")
+
+
+URI_DESCRIPTION = "artifact://{id}/v/{version}: read it as an MCP resource."
+"""How every artifact result describes its `uri`."""
 
 
 def title_from(instruction: str) -> str:

@@ -19,10 +19,10 @@ from typing import Any
 from uuid import UUID
 
 from artificer.agents import artifacts
-from artificer.agents.artifacts import ArtifactAgent, artifact_uri, fill, title_from
+from artificer.agents.artifacts import URI_DESCRIPTION, ArtifactAgent, artifact_uri, fill, title_from
 from artificer.agents.base import AgentCall, AgentInputError, AgentOutcome
 from artificer.storage import documents
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 SyntaxCheck = Callable[[str], str | None]
 """Returns what is wrong with the source (one line a model can act on), or None when it is fine."""
@@ -34,6 +34,24 @@ class InvalidSource(AgentInputError):
     category = "api"
 
 
+class SourceResult(BaseModel):
+    """What every operation returns.
+
+    A subclass adds the field carrying the source (`code`, …) and says in the descriptions of `generated`
+    and `id` what its artifact is called.
+    """
+
+    operation: str
+    generated: bool | None = None
+    id: UUID | None = None
+    title: str | None = None
+    kind: str | None = None
+    version: int | None = None
+    uri: str | None = Field(default=None, description=URI_DESCRIPTION)
+    revertedFrom: int | None = None
+    revertedTo: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class SourceAgent:
     artifact: ArtifactAgent
@@ -42,7 +60,7 @@ class SourceAgent:
     content_field: str
     """The result field carrying the source (`code`, `diagram`)."""
     check: SyntaxCheck
-    output_model: type[BaseModel]
+    output_model: type[SourceResult]
     resource_type: str
     """`agent_activity_logs.resource_type` of its artifacts (`code`, `diagram`); also its `AgentSpec`'s."""
     default_explain: str = ""
@@ -105,7 +123,7 @@ async def _write(
 
 def _result(
     agent: SourceAgent, operation: str, source: str, doc: documents.Document | None, **extra: Any
-) -> BaseModel:
+) -> SourceResult:
     fields: dict[str, Any] = {"operation": operation, agent.content_field: source, **extra}
     if doc is not None:
         fields.update(

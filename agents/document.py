@@ -14,9 +14,11 @@ from uuid import UUID
 
 from artificer.agents import artifacts
 from artificer.agents.artifacts import (
-    MAX_TITLE_CHARS,
-    MAX_VERSION,
+    URI_DESCRIPTION,
     ArtifactAgent,
+    ArtifactInput,
+    Instruction,
+    Title,
     artifact_uri,
     fill,
     title_from,
@@ -25,7 +27,7 @@ from artificer.agents.base import AgentCall, AgentInputError, AgentOutcome, Agen
 from artificer.agents.providers.base import LLMRequest
 from artificer.storage import documents
 from artificer.storage.database import as_user
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 AGENT_INFO = "document-agent"
 KIND: documents.DocumentKind = "text"
@@ -38,33 +40,18 @@ AGENT = ArtifactAgent(
     id_argument="documentId",
     signature=("agentInfo", AGENT_INFO),
 )
-MAX_INSTRUCTION_CHARS = 20_000
 
 
-class DocumentAgentInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DocumentAgentInput(ArtifactInput):
     operation: Literal["create", "update", "suggest", "revert"] = Field(description="What to do.")
-    instruction: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_INSTRUCTION_CHARS,
-        description="What to write or change (create, update, suggest).",
+    instruction: Instruction = Field(
+        default=None, description="What to write or change (create, update, suggest)."
     )
-    documentId: UUID | None = Field(default=None, description="The document (update, suggest, revert).")
-    targetVersion: int | None = Field(
+    title: Title = Field(
         default=None,
-        ge=1,
-        le=MAX_VERSION,
-        description="Version to restore (revert); default: the previous version.",
-    )
-    title: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_TITLE_CHARS,
         description="Title of a new document (create); default: the first line of the instruction.",
     )
-    model: str | None = Field(default=None, description="Model to use.")
+    documentId: UUID | None = Field(default=None, description="The document (update, suggest, revert).")
 
 
 class Suggestion(BaseModel):
@@ -89,7 +76,7 @@ class DocumentResult(BaseModel):
     kind: str
     version: int
     operation: str
-    uri: str = Field(description="artifact://{id}/v/{version}: read it as an MCP resource.")
+    uri: str = Field(description=URI_DESCRIPTION)
     content: str | None = None
     suggestions: list[SavedSuggestion] | None = None
     droppedSuggestions: int | None = Field(

@@ -14,12 +14,10 @@ from typing import Literal
 from uuid import UUID
 
 from artificer.agents import code_artifacts
-from artificer.agents.artifacts import MAX_TITLE_CHARS, MAX_VERSION, ArtifactAgent
+from artificer.agents.artifacts import ArtifactAgent, ArtifactInput, Instruction, Title
 from artificer.agents.base import AgentCall, AgentOutcome, AgentSpec, Operation
-from artificer.agents.code_artifacts import SourceAgent
-from pydantic import BaseModel, ConfigDict, Field
-
-MAX_INSTRUCTION_CHARS = 20_000
+from artificer.agents.code_artifacts import SourceAgent, SourceResult
+from pydantic import Field
 
 DIAGRAM_TYPES = frozenset(
     {
@@ -179,45 +177,23 @@ def syntax_problem(source: str) -> str | None:
     return None
 
 
-class MermaidAgentInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MermaidAgentInput(ArtifactInput):
     operation: Literal["generate", "create", "update", "fix", "revert"] = Field(description="What to do.")
-    instruction: str | None = Field(
+    instruction: Instruction = Field(
         default=None,
-        min_length=1,
-        max_length=MAX_INSTRUCTION_CHARS,
         description="What to draw or change; fix: the renderer's error message.",
     )
-    diagramId: UUID | None = Field(default=None, description="The diagram (update, fix, revert).")
-    targetVersion: int | None = Field(
+    title: Title = Field(
         default=None,
-        ge=1,
-        le=MAX_VERSION,
-        description="Version to restore (revert); default: the previous version.",
-    )
-    title: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_TITLE_CHARS,
         description="Title of a new diagram (create); default: the first line of the instruction.",
     )
-    model: str | None = Field(default=None, description="Model to use.")
+    diagramId: UUID | None = Field(default=None, description="The diagram (update, fix, revert).")
 
 
-class MermaidResult(BaseModel):
-    operation: str
-    diagram: str = Field(description="The Mermaid source.")
+class MermaidResult(SourceResult):
     generated: bool | None = Field(default=None, description="True for generate: the diagram was not saved.")
     id: UUID | None = Field(default=None, description="The diagram (absent for generate).")
-    title: str | None = None
-    kind: str | None = None
-    version: int | None = None
-    uri: str | None = Field(
-        default=None, description="artifact://{id}/v/{version}: read it as an MCP resource."
-    )
-    revertedFrom: int | None = None
-    revertedTo: int | None = None
+    diagram: str = Field(description="The Mermaid source.")
 
 
 AGENT = SourceAgent(

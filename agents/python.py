@@ -14,55 +14,31 @@ from typing import Literal
 from uuid import UUID
 
 from artificer.agents import code_artifacts
-from artificer.agents.artifacts import MAX_TITLE_CHARS, MAX_VERSION, ArtifactAgent
+from artificer.agents.artifacts import ArtifactAgent, ArtifactInput, Instruction, Title
 from artificer.agents.base import AgentCall, AgentOutcome, AgentSpec, Operation
-from artificer.agents.code_artifacts import SourceAgent
-from pydantic import BaseModel, ConfigDict, Field
-
-MAX_INSTRUCTION_CHARS = 20_000
+from artificer.agents.code_artifacts import SourceAgent, SourceResult
+from pydantic import Field
 
 
-class PythonAgentInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PythonAgentInput(ArtifactInput):
     operation: Literal["generate", "create", "update", "fix", "explain", "revert"] = Field(
         description="What to do."
     )
-    instruction: str | None = Field(
+    instruction: Instruction = Field(
         default=None,
-        min_length=1,
-        max_length=MAX_INSTRUCTION_CHARS,
         description="What the code should do or what to change; fix: the error message or traceback.",
     )
-    codeId: UUID | None = Field(default=None, description="The code artifact (update, fix, explain, revert).")
-    targetVersion: int | None = Field(
+    title: Title = Field(
         default=None,
-        ge=1,
-        le=MAX_VERSION,
-        description="Version to restore (revert); default: the previous version.",
-    )
-    title: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_TITLE_CHARS,
         description="Title of a new code artifact (create); default: the first line of the instruction.",
     )
-    model: str | None = Field(default=None, description="Model to use.")
+    codeId: UUID | None = Field(default=None, description="The code artifact (update, fix, explain, revert).")
 
 
-class PythonResult(BaseModel):
-    operation: str
-    code: str = Field(description="The Python source.")
+class PythonResult(SourceResult):
     generated: bool | None = Field(default=None, description="True for generate: the code was not saved.")
     id: UUID | None = Field(default=None, description="The code artifact (absent for generate).")
-    title: str | None = None
-    kind: str | None = None
-    version: int | None = None
-    uri: str | None = Field(
-        default=None, description="artifact://{id}/v/{version}: read it as an MCP resource."
-    )
-    revertedFrom: int | None = None
-    revertedTo: int | None = None
+    code: str = Field(description="The Python source.")
 
 
 def syntax_problem(code: str) -> str | None:
