@@ -188,15 +188,8 @@ class AnthropicProvider:
         return failures.from_sdk_error(anthropic, "anthropic", exc, retries)
 
     async def _create(self, tracker: CallTracker, params: dict[str, Any]) -> Any:
-        tracker.begin_request()
-        try:
-            with tracker.active():
-                return await self._client.messages.create(**params)
-        except Exception as exc:
-            error = self._translate(exc, tracker.retries)
-            if error is None:
-                raise
-            raise error from exc
+        with tracker.request(self._translate):
+            return await self._client.messages.create(**params)
 
     async def _run(self, request: LLMRequest, params: dict[str, Any]) -> LLMResult:
         """One call, continuing `pause_turn`s (long server-side tool turns)."""

@@ -267,17 +267,10 @@ class GoogleProvider:
     async def _call(
         self, tracker: CallTracker, request: LLMRequest, contents: Any, config: types.GenerateContentConfig
     ) -> types.GenerateContentResponse:
-        tracker.begin_request()
-        try:
-            with tracker.active():
-                return await self._client.aio.models.generate_content(
-                    model=request.model, contents=contents, config=config
-                )
-        except Exception as exc:
-            error = self._translate(exc, tracker.retries)
-            if error is None:
-                raise
-            raise error from exc
+        with tracker.request(self._translate):
+            return await self._client.aio.models.generate_content(
+                model=request.model, contents=contents, config=config
+            )
 
     async def _once(
         self, request: LLMRequest, config: types.GenerateContentConfig

@@ -153,15 +153,8 @@ class OpenAIProvider:
         return failures.from_sdk_error(openai, "openai", exc, retries)
 
     async def _chat(self, tracker: CallTracker, params: dict[str, Any]) -> Any:
-        tracker.begin_request()
-        try:
-            with tracker.active():
-                return await self._client.chat.completions.create(**params)
-        except Exception as exc:
-            error = self._translate(exc, tracker.retries)
-            if error is None:
-                raise
-            raise error from exc
+        with tracker.request(self._translate):
+            return await self._client.chat.completions.create(**params)
 
     def _read_choice(self, completion: Any) -> tuple[Any, str]:
         if not completion.choices:
@@ -280,16 +273,10 @@ class OpenAIProvider:
             params["tools"] = native
             params["include"] = include
         tracker = CallTracker()
-        tracker.begin_request()
         try:
-            with tracker.active():
+            with tracker.request(self._translate):
                 response = await self._client.responses.create(**params)
-            text, reasoning, calls = _read_response(response)
-        except Exception as exc:
-            error = self._translate(exc, tracker.retries)
-            if error is None:
-                raise
-            raise error from exc
+                text, reasoning, calls = _read_response(response)
         finally:
             await tracker.close_responses()
         return tracker.result(

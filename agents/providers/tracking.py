@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 
 import anyio
 import httpx2
-from artificer.agents.providers.base import LLMRequest, LLMResult, ProviderName, ToolCall, Usage
+from artificer.agents.providers.base import (
+    LLMRequest,
+    LLMResult,
+    ProviderError,
+    ProviderName,
+    ToolCall,
+    Usage,
+)
 
 _current: ContextVar[CallTracker | None] = ContextVar("artificer_provider_call", default=None)
 
@@ -57,6 +64,23 @@ class CallTracker:
             yield self
         finally:
             _current.reset(token)
+
+    @contextlib.contextmanager
+    def request(
+        self, translate: Callable[[BaseException, int], ProviderError | None]
+    ) -> Iterator[CallTracker]:
+        """One logical request: counted, visible to the HTTP hooks (`active`), and an SDK or transport
+        failure inside it raised as the typed `ProviderError` that `translate` gives (anything it does
+        not know is re-raised as it is)."""
+        self.begin_request()
+        try:
+            with self.active():
+                yield self
+        except Exception as exc:
+            error = translate(exc, self.retries)
+            if error is None:
+                raise
+            raise error from exc
 
     async def close_responses(self) -> None:
         """Close every response this call opened (a no-op for the ones already closed)."""
