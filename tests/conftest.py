@@ -23,6 +23,7 @@ import pytest
 from artificer.storage.database import create_pool
 from artificer.storage.embedded import quote_identifier, start_embedded
 from artificer.storage.migrations import migrate
+from fakes.gemini import FakeGemini
 
 SESSION_TAG = uuid.uuid4().hex[:10]
 DATABASE_PREFIX = f"artificer_test_{SESSION_TAG}"
@@ -271,3 +272,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             await conn.close()
 
     asyncio.run(drop_leftovers())
+
+
+@pytest.fixture
+def gemini() -> Iterator[FakeGemini]:
+    """A fake Gemini server on 127.0.0.1 (tests/fakes), scripted by the test; stopped after it."""
+    fake = FakeGemini().start()
+    yield fake
+    fake.stop()

@@ -18,13 +18,6 @@ from mcp_harness import count_rows, in_process, make_settings
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def gemini():
-    fake = FakeGemini().start()
-    yield fake
-    fake.stop()
-
-
 async def create(
     client, gemini: FakeGemini, text: str = "# Doc\n\nThe quick brown fox jumps over the lazy dog.", **args
 ):

@@ -39,13 +39,6 @@ LOG_TABLES = ("agent_activity_logs", "usage_logs", "error_logs", "user_activity_
 
 
 @pytest.fixture
-def gemini():
-    fake = FakeGemini().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def github():
     fake = FakeGitHub(
         token=TOKEN,

@@ -13,7 +13,7 @@ from fakes.gemini import FakeGemini
 from fakes.llm import Turn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
-from mcp_harness import count_rows, in_process, make_settings
+from mcp_harness import count_rows, in_process, make_settings, sent_prompts, tool_config
 
 V1 = "flowchart LR\n  A[Start] --> B{Ready?}\n  B -->|yes| C((Done))"
 V2 = "flowchart LR\n  A[Start] --> B{Ready?}\n  B -->|yes| C((Done))\n  B -->|no| A"
@@ -74,26 +74,6 @@ def test_invalid_diagrams_say_what_is_wrong(source: str, expected: str) -> None:
     assert problem is not None and expected in problem, problem
 
 
-@pytest.fixture
-def gemini():
-    fake = FakeGemini().start()
-    yield fake
-    fake.stop()
-
-
-def sent(gemini: FakeGemini) -> tuple[str, str]:
-    body = gemini.bodies()[-1]
-    return body["systemInstruction"]["parts"][0]["text"], body["contents"][0]["parts"][0]["text"]
-
-
-async def tool_config(pool, op: str) -> dict:
-    return await pool.fetchval(
-        "select config_data -> 'tools' -> $1::text from admin_config "
-        "where config_key = 'mermaid_agent_google'",
-        op,
-    )
-
-
 async def allow_many_calls(pool) -> None:
     await pool.execute(
         "update admin_config set config_data = jsonb_set(config_data, '{rateLimit,perMinute}', '100') "
@@ -138,7 +118,10 @@ async def test_every_operation_saves_versions_with_metadata(database_url, make_u
             "Release",
         )
         assert progress, "no progress notification while the diagram streamed"
-        assert sent(gemini) == ((await tool_config(pool, "create"))["systemPrompt"], "Release flow")
+        assert sent_prompts(gemini) == (
+            (await tool_config(pool, "mermaid_agent_google", "create"))["systemPrompt"],
+            "Release flow",
+        )
         diagram_id = out["id"]
 
         gemini.script(Turn(text=V2))
@@ -146,8 +129,8 @@ async def test_every_operation_saves_versions_with_metadata(database_url, make_u
             "mermaid_agent", {"operation": "update", "diagramId": diagram_id, "instruction": "loop back"}
         )
         assert updated.structured_content["version"] == 2, updated.content
-        config = await tool_config(pool, "update")
-        assert sent(gemini) == (
+        config = await tool_config(pool, "mermaid_agent_google", "update")
+        assert sent_prompts(gemini) == (
             config["systemPrompt"],
             config["userPromptTemplate"]
             .replace("{currentContent}", V1)
@@ -160,8 +143,8 @@ async def test_every_operation_saves_versions_with_metadata(database_url, make_u
             "mermaid_agent", {"operation": "fix", "diagramId": diagram_id, "instruction": error}
         )
         assert fixed.structured_content["version"] == 3, fixed.content
-        config = await tool_config(pool, "fix")
-        assert sent(gemini) == (
+        config = await tool_config(pool, "mermaid_agent_google", "fix")
+        assert sent_prompts(gemini) == (
             config["systemPrompt"],
             config["userPromptTemplate"].replace("{currentContent}", V2).replace("{errorInfo}", error),
         )
@@ -200,7 +183,10 @@ async def test_generate_returns_a_checked_diagram_and_saves_nothing(
         result = await client.call_tool("mermaid_agent", {"operation": "generate", "instruction": "a flow"})
         assert not result.is_error, result.content
         assert result.structured_content == {"operation": "generate", "diagram": V1, "generated": True}
-        assert sent(gemini) == ((await tool_config(pool, "generate"))["systemPrompt"], "a flow")
+        assert sent_prompts(gemini) == (
+            (await tool_config(pool, "mermaid_agent_google", "generate"))["systemPrompt"],
+            "a flow",
+        )
         gemini.script(Turn(text="Sure! Here is a diagram of the flow."))
         result = await client.call_tool("mermaid_agent", {"operation": "generate", "instruction": "a flow"})
         assert result.is_error and "not valid Mermaid" in result.content[0].text

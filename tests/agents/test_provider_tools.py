@@ -105,13 +105,6 @@ def fake(request):
     server.stop()
 
 
-@pytest.fixture
-def gemini():
-    server = FakeGemini().start()
-    yield server
-    server.stop()
-
-
 async def test_answers_with_the_enabled_native_tools(database_url, make_user, fake, pool) -> None:
     provider = fake.name
     await use_provider(pool, provider)

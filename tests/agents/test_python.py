@@ -11,7 +11,7 @@ from fakes.gemini import FakeGemini
 from fakes.llm import Turn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
-from mcp_harness import count_rows, in_process, make_settings
+from mcp_harness import count_rows, in_process, make_settings, sent_prompts, tool_config
 
 pytestmark = pytest.mark.anyio
 
@@ -20,27 +20,6 @@ V2 = 'def greet(name: str) -> str:\n    """Say hello loudly."""\n    return f"HE
 V3 = 'def greet(name: str) -> str:\n    """Say hello loudly."""\n    return f"HELLO, {name.strip()}!"'
 V4 = "# Explained\n" + V3
 BROKEN = "def greet(name:\n    return name"
-
-
-@pytest.fixture
-def gemini():
-    fake = FakeGemini().start()
-    yield fake
-    fake.stop()
-
-
-def sent(gemini: FakeGemini) -> tuple[str, str]:
-    """(system prompt, user prompt) of the last model call."""
-    body = gemini.bodies()[-1]
-    return body["systemInstruction"]["parts"][0]["text"], body["contents"][0]["parts"][0]["text"]
-
-
-async def tool_config(pool, op: str) -> dict:
-    return await pool.fetchval(
-        "select config_data -> 'tools' -> $1::text from admin_config "
-        "where config_key = 'python_agent_google'",
-        op,
-    )
 
 
 async def versions(pool, code_id: str) -> list:
@@ -91,8 +70,8 @@ async def test_every_operation_saves_versions_with_metadata(database_url, make_u
             "Write a greeter",
         )
         assert progress, "no progress notification while the code streamed"
-        assert sent(gemini) == (
-            (await tool_config(pool, "create"))["systemPrompt"],
+        assert sent_prompts(gemini) == (
+            (await tool_config(pool, "python_agent_google", "create"))["systemPrompt"],
             "Write a greeter\nwith a docstring",
         )
         code_id = out["id"]
@@ -103,13 +82,13 @@ async def test_every_operation_saves_versions_with_metadata(database_url, make_u
             "python_agent", {"operation": "update", "codeId": code_id, "instruction": "shout"}
         )
         assert updated.structured_content["version"] == 2, updated.content
-        config = await tool_config(pool, "update")
+        config = await tool_config(pool, "python_agent_google", "update")
         expected = (
             config["userPromptTemplate"]
             .replace("{currentContent}", V1)
             .replace("{updateInstruction}", "shout")
         )
-        assert sent(gemini) == (config["systemPrompt"], expected)
+        assert sent_prompts(gemini) == (config["systemPrompt"], expected)
 
         # fix: the instruction is {errorInfo}
         error = "AttributeError: 'NoneType' object has no attribute 'strip'"
@@ -118,16 +97,16 @@ async def test_every_operation_saves_versions_with_metadata(database_url, make_u
             "python_agent", {"operation": "fix", "codeId": code_id, "instruction": error}
         )
         assert fixed.structured_content["version"] == 3, fixed.content
-        config = await tool_config(pool, "fix")
+        config = await tool_config(pool, "python_agent_google", "fix")
         expected = config["userPromptTemplate"].replace("{currentContent}", V2).replace("{errorInfo}", error)
-        assert sent(gemini) == (config["systemPrompt"], expected)
+        assert sent_prompts(gemini) == (config["systemPrompt"], expected)
 
         # explain: no instruction needed; a default focus fills {updateInstruction}
         gemini.script(Turn(text=V4))
         explained = await client.call_tool("python_agent", {"operation": "explain", "codeId": code_id})
         assert explained.structured_content["version"] == 4, explained.content
-        system, prompt = sent(gemini)
-        assert system == (await tool_config(pool, "explain"))["systemPrompt"]
+        system, prompt = sent_prompts(gemini)
+        assert system == (await tool_config(pool, "python_agent_google", "explain"))["systemPrompt"]
         assert V3 in prompt and "{updateInstruction}" not in prompt and "comments" in prompt
 
         # revert: no model call
@@ -177,7 +156,10 @@ async def test_generate_returns_code_and_saves_nothing(database_url, make_user, 
         assert out == {"operation": "generate", "code": "print(sum(range(10)))", "generated": True}
         assert "print(sum(range(10)))" in result.content[0].text
         assert not [c for c in result.content if c.type == "resource_link"]
-        assert sent(gemini) == ((await tool_config(pool, "generate"))["systemPrompt"], "sum 0..9")
+        assert sent_prompts(gemini) == (
+            (await tool_config(pool, "python_agent_google", "generate"))["systemPrompt"],
+            "sum 0..9",
+        )
     assert await count_rows(database_url, "Document") == 0
     # the log writer flushed at shutdown: one activity row, no resource, and the model's usage
     activity = await pool.fetch("select * from agent_activity_logs where user_id = $1", user)

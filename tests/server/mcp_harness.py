@@ -65,3 +65,16 @@ async def count_rows(database_url: str, table: str) -> int:
         return int(await conn.fetchval(f'select count(*) from "{table}"'))
     finally:
         await conn.close()
+
+
+def sent_prompts(gemini: FakeGemini) -> tuple[str, str]:
+    """(system prompt, user prompt) of the last model call the fake received."""
+    body = gemini.bodies()[-1]
+    return body["systemInstruction"]["parts"][0]["text"], body["contents"][0]["parts"][0]["text"]
+
+
+async def tool_config(pool: Any, config_key: str, op: str) -> Any:
+    """`config_data.tools.<op>` of one admin_config row."""
+    return await pool.fetchval(
+        "select config_data -> 'tools' -> $2::text from admin_config where config_key = $1", config_key, op
+    )

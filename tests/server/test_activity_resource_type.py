@@ -6,18 +6,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from fakes.gemini import FakeGemini
 from fakes.llm import Failure, Turn
 from mcp_harness import in_process, make_settings
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def gemini():
-    fake = FakeGemini().start()
-    yield fake
-    fake.stop()
 
 
 async def test_resource_type_of_successful_and_failed_calls(database_url, make_user, gemini, pool) -> None:

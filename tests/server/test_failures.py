@@ -16,13 +16,6 @@ pytestmark = pytest.mark.anyio
 INTERNAL_WORDS = ("asyncpg", "Traceback", "connection", "Error(", "ValueError", "badly formed")
 
 
-@pytest.fixture
-def gemini():
-    fake = FakeGemini().start()
-    yield fake
-    fake.stop()
-
-
 def assert_clean(text: str) -> None:
     for word in INTERNAL_WORDS:
         assert word not in text, text

@@ -22,13 +22,6 @@ DISABLE_SUGGESTION = (
 )
 
 
-@pytest.fixture
-def gemini():
-    fake = FakeGemini().start()
-    yield fake
-    fake.stop()
-
-
 def operations(tools) -> list[str]:
     tool = next(t for t in tools.tools if t.name == "document_agent")
     return tool.input_schema["properties"]["operation"]["enum"]

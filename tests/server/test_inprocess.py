@@ -9,13 +9,6 @@ from mcp_harness import doc_turn, in_process, make_settings
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def gemini():
-    fake = FakeGemini().start()
-    yield fake
-    fake.stop()
-
-
 async def test_create_document_in_process(database_url: str, make_user, gemini: FakeGemini, pool) -> None:
     user = await make_user()
     settings = make_settings(database_url, user, gemini)

@@ -16,7 +16,6 @@ import shutil
 
 import anyio
 import pytest
-from fakes.gemini import FakeGemini
 from fakes.llm import Turn
 from mcp_harness import count_rows, server_env
 from test_transports import ARTIFICER
@@ -27,13 +26,6 @@ pytestmark = [
 ]
 
 INSPECTOR = ["npx", "-y", "@modelcontextprotocol/inspector", "--cli"]
-
-
-@pytest.fixture
-def gemini():
-    fake = FakeGemini().start()
-    yield fake
-    fake.stop()
 
 
 async def inspector(env: dict[str, str], *method: str) -> dict:

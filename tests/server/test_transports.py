@@ -27,13 +27,6 @@ pytestmark = pytest.mark.anyio
 ARTIFICER = shutil.which("artificer") or str(Path(__file__).resolve().parents[2] / ".venv/bin/artificer")
 
 
-@pytest.fixture
-def gemini():
-    fake = FakeGemini().start()
-    yield fake
-    fake.stop()
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -19,7 +19,6 @@ from artificer.agents.providers.base import (
     StreamInterrupted,
     Usage,
 )
-from fakes.gemini import FakeGemini
 from fakes.llm import FakeLLM, Turn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "server"))
@@ -122,13 +121,6 @@ async def test_a_finished_stream_has_no_partial_result(fake: FakeLLM, provider: 
 
 
 # --- through the MCP pipeline ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def gemini():
-    fake = FakeGemini().start()
-    yield fake
-    fake.stop()
 
 
 async def test_a_cut_stream_logs_the_reported_tokens_and_stores_nothing(
