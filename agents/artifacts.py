@@ -15,8 +15,7 @@ from uuid import UUID
 
 from artificer.agents.base import AgentCall, AgentInputError
 from artificer.agents.providers.base import LLMRequest
-from artificer.storage import documents
-from artificer.storage.database import as_user
+from artificer.common.records import Document, DocumentKind, DocumentNotFound
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -26,7 +25,7 @@ class ArtifactAgent:
 
     agent_type: str
     """The tool name (`python_agent`)."""
-    kind: documents.DocumentKind
+    kind: DocumentKind
     """`Document.kind` of its artifacts (`python code`)."""
     noun: str
     """One artifact in messages (`code artifact`)."""
@@ -44,7 +43,7 @@ class ArtifactAgent:
 class Reverted:
     """A revert: the new version and the versions it went from and to."""
 
-    document: documents.Document
+    document: Document
     reverted_from: int
     reverted_to: int
 
@@ -143,12 +142,11 @@ def not_found(agent: ArtifactAgent, document_id: UUID) -> AgentInputError:
     )
 
 
-async def latest(call: AgentCall, agent: ArtifactAgent, document_id: UUID) -> documents.Document:
+async def latest(call: AgentCall, agent: ArtifactAgent, document_id: UUID) -> Document:
     """The caller's latest version of `document_id`, which must be of the agent's kind."""
     try:
-        async with as_user(call.pool, dict(call.claims)) as conn:
-            doc = await documents.get_latest(conn, document_id)
-    except documents.DocumentNotFound:
+        doc = await call.store.latest(document_id)
+    except DocumentNotFound:
         raise not_found(agent, document_id) from None
     if doc.kind != agent.kind:
         raise AgentInputError(
@@ -173,20 +171,14 @@ async def stream_text(call: AgentCall, system: str, prompt: str, *, empty: str) 
         pricing=call.model.pricing,
     )
     chars = 0
-    stream = call.provider.stream(request)
-    try:
-        async with stream:
-            async for delta in stream:
-                if delta.kind == "text":
-                    chars += len(delta.text)
-                await call.progress(float(chars), None, "writing" if delta.kind == "text" else "thinking")
-            result = stream.result
-    except BaseException:
-        # Failed or cancelled mid-answer: the tokens the provider reported so far were billed, so the
-        # pipeline logs them (it skips a partial it already has from the error).
-        if stream.partial_result is not None:
-            call.llm_calls.append(stream.partial_result)
-        raise
+    # A stream that fails or is cancelled mid-answer reports its billed tokens to the pipeline itself
+    # (`LLMRequest.on_billed`), so only the finished result is kept here.
+    async with call.provider.stream(request) as stream:
+        async for delta in stream:
+            if delta.kind == "text":
+                chars += len(delta.text)
+            await call.progress(float(chars), None, "writing" if delta.kind == "text" else "thinking")
+        result = stream.result
     call.llm_calls.append(result)
     text = strip_fences(result.text)
     if not text:
@@ -212,9 +204,8 @@ async def revert(
             else f"{agent.noun} {document_id} has only version 1; there is nothing to revert to"
         )
     try:
-        async with as_user(call.pool, dict(call.claims)) as conn:
-            old = await documents.get_version(conn, document_id, target)
-    except documents.DocumentNotFound:
+        old = await call.store.version(document_id, target)
+    except DocumentNotFound:
         raise AgentInputError(f"{agent.noun} {document_id} has no version {target}") from None
     key, value = agent.signature
     metadata: dict[str, Any] = {
@@ -225,9 +216,7 @@ async def revert(
         "revertedAt": now(),
         "modelUsed": None,
     }
-    doc = await documents.store_version(
-        call.pool,
-        dict(call.claims),
+    doc = await call.store.save_version(
         document_id=document_id,
         content=old.content or "",
         expected_version=current.version_number,

@@ -11,7 +11,7 @@ An agent module (`agents/document.py`, later python/mermaid/…) exports one `Ag
 - `run`: `async (AgentCall) -> AgentOutcome`.
 
 The pipeline (server/pipeline.py) owns identity, config, rate limiting and logging; an agent only builds
-prompts, calls its provider, and stores through `storage/` as the caller (`AgentCall.claims`).
+prompts, calls its provider, and reads and writes through `AgentCall.store`, bound to the caller.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from typing import Any, Literal
 from uuid import UUID
 
 from artificer.agents.providers.base import LLMProvider, LLMResult, ModelPricing
-from artificer.server.settings import Settings
+from artificer.agents.store import Store
+from artificer.common.settings import Settings
 from pydantic import BaseModel
 
 OperationCategory = Literal["generation", "execution", "tool_use", "streaming", "configuration"]
@@ -99,12 +100,11 @@ class AgentCall:
     provider: LLMProvider | None
     model: ModelChoice | None
     progress: ProgressFn
-    pool: Any
-    """The asyncpg pool; data work runs as the caller through `claims` (RLS applies)."""
-    claims: Mapping[str, Any]
-    """The caller's JWT claims (`sub` = user id, `role`), for `storage` calls run as the caller."""
+    store: Store
+    """The caller's artifacts and repositories, bound to the caller by the pipeline (RLS applies)."""
     llm_calls: list[LLMResult] = field(default_factory=list)
-    """Every provider result of this call, in order; the pipeline logs one usage row per entry."""
+    """The provider results the agent used, in order. Not what is billed: the pipeline logs every model
+    call the provider reported (`server.metering.WatchedProvider`), failed and cancelled ones too."""
     settings: Settings | None = None
     """The server's settings, for agents that reach services besides the model (GitHub)."""
 

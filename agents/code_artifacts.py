@@ -13,6 +13,7 @@ the metadata the original wrote; revert copies an older version forward without 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,11 +22,12 @@ from uuid import UUID
 from artificer.agents import artifacts
 from artificer.agents.artifacts import URI_DESCRIPTION, ArtifactAgent, artifact_uri, fill, title_from
 from artificer.agents.base import AgentCall, AgentInputError, AgentOutcome
-from artificer.storage import documents
+from artificer.common.records import Document
 from pydantic import BaseModel, Field
 
-SyntaxCheck = Callable[[str], str | None]
-"""Returns what is wrong with the source (one line a model can act on), or None when it is fine."""
+SyntaxCheck = Callable[[str], str | None] | Callable[[str], Awaitable[str | None]]
+"""Returns what is wrong with the source (one line a model can act on), or None when it is fine; a check
+that asks an engine out of process (mermaid) is async."""
 
 
 class InvalidSource(AgentInputError):
@@ -93,9 +95,11 @@ def _config(call: AgentCall, agent: SourceAgent, key: str) -> str:
     return artifacts.required_config(call, agent.artifact.agent_type, key)
 
 
-def checked(agent: SourceAgent, source: str, *, fixing: bool = False) -> str:
+async def checked(agent: SourceAgent, source: str, *, fixing: bool = False) -> str:
     """The source if it passes the agent's syntax check, else an `InvalidSource` tool error."""
     problem = agent.check(source)
+    if inspect.isawaitable(problem):
+        problem = await problem
     if problem is None:
         return source
     if fixing:
@@ -118,11 +122,11 @@ async def _write(
         prompt,
         empty=f"the model returned no {agent.language}; try again or rephrase the instruction",
     )
-    return checked(agent, source, fixing=fixing)
+    return await checked(agent, source, fixing=fixing)
 
 
 def _result(
-    agent: SourceAgent, operation: str, source: str, doc: documents.Document | None, **extra: Any
+    agent: SourceAgent, operation: str, source: str, doc: Document | None, **extra: Any
 ) -> SourceResult:
     fields: dict[str, Any] = {"operation": operation, agent.content_field: source, **extra}
     if doc is not None:
@@ -136,9 +140,7 @@ def _result(
     return agent.output_model(**fields)
 
 
-def _outcome(
-    agent: SourceAgent, doc: documents.Document, result: BaseModel, summary: str, **meta: Any
-) -> AgentOutcome:
+def _outcome(agent: SourceAgent, doc: Document, result: BaseModel, summary: str, **meta: Any) -> AgentOutcome:
     uri = artifact_uri(doc.id, doc.version_number)
     return AgentOutcome(
         result=result,
@@ -184,9 +186,7 @@ async def create(call: AgentCall, agent: SourceAgent) -> AgentOutcome:
     prompt = fill(template, values) if isinstance(template, str) else instruction
     source = await _write(call, agent, system, prompt)
     assert call.model is not None
-    doc = await documents.store_version(
-        call.pool,
-        dict(call.claims),
+    doc = await call.store.save_version(
         document_id=None,
         title=title,
         kind=agent.artifact.kind,
@@ -242,9 +242,7 @@ async def _revise(call: AgentCall, agent: SourceAgent, update_type: str) -> Agen
             modelUsed=call.model.model_id,
             previousVersion=current.version_number,
         )
-    doc = await documents.store_version(
-        call.pool,
-        dict(call.claims),
+    doc = await call.store.save_version(
         document_id=document_id,
         content=source,
         expected_version=current.version_number,

@@ -25,12 +25,11 @@ from artificer.agents.artifacts import (
 )
 from artificer.agents.base import AgentCall, AgentInputError, AgentOutcome, AgentSpec, Operation
 from artificer.agents.providers.base import LLMRequest
-from artificer.storage import documents
-from artificer.storage.database import as_user
+from artificer.common.records import Document, DocumentKind, SuggestionDraft
 from pydantic import BaseModel, Field
 
 AGENT_INFO = "document-agent"
-KIND: documents.DocumentKind = "text"
+KIND: DocumentKind = "text"
 AGENT = ArtifactAgent(
     agent_type="document_agent",
     kind=KIND,
@@ -105,7 +104,7 @@ def _need_id(args: DocumentAgentInput, operation: str) -> UUID:
     return args.documentId
 
 
-async def _latest(call: AgentCall, document_id: UUID) -> documents.Document:
+async def _latest(call: AgentCall, document_id: UUID) -> Document:
     return await artifacts.latest(call, AGENT, document_id)
 
 
@@ -118,7 +117,7 @@ async def _stream_text(call: AgentCall, system: str, prompt: str) -> str:
     )
 
 
-def _result(doc: documents.Document, operation: str, **extra: Any) -> DocumentResult:
+def _result(doc: Document, operation: str, **extra: Any) -> DocumentResult:
     return DocumentResult(
         id=doc.id,
         title=doc.title,
@@ -130,7 +129,7 @@ def _result(doc: documents.Document, operation: str, **extra: Any) -> DocumentRe
     )
 
 
-def _outcome(doc: documents.Document, result: DocumentResult, summary: str, **meta: Any) -> AgentOutcome:
+def _outcome(doc: Document, result: DocumentResult, summary: str, **meta: Any) -> AgentOutcome:
     return AgentOutcome(
         result=result,
         resource_id=doc.id,
@@ -152,9 +151,7 @@ async def create(call: AgentCall) -> AgentOutcome:
     template = _require(call, "userPromptTemplate")
     content = await _stream_text(call, system, fill(template, {"title": title, "instruction": instruction}))
     assert call.model is not None
-    doc = await documents.store_version(
-        call.pool,
-        dict(call.claims),
+    doc = await call.store.save_version(
         document_id=None,
         title=title,
         kind=KIND,
@@ -188,9 +185,7 @@ async def update(call: AgentCall) -> AgentOutcome:
     )
     content = await _stream_text(call, system, prompt)
     assert call.model is not None
-    doc = await documents.store_version(
-        call.pool,
-        dict(call.claims),
+    doc = await call.store.save_version(
         document_id=document_id,
         content=content,
         expected_version=current.version_number,
@@ -254,9 +249,8 @@ async def suggest(call: AgentCall) -> AgentOutcome:
     call.llm_calls.append(answer.result)
     found = [s for s in answer.value.suggestions if s.originalText and s.originalText in content]
     dropped = len(answer.value.suggestions) - len(found)
-    drafts = [documents.SuggestionDraft(s.originalText, s.suggestedText, s.description) for s in found]
-    async with as_user(call.pool, dict(call.claims)) as conn:
-        saved = await documents.save_suggestions(conn, current, drafts)
+    drafts = [SuggestionDraft(s.originalText, s.suggestedText, s.description) for s in found]
+    saved = await call.store.save_suggestions(current, drafts)
     suggestions = [
         SavedSuggestion(
             id=row.id,

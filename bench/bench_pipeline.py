@@ -1,6 +1,6 @@
 """Pipeline overhead: a bare no-op MCP tool vs a full `document_agent` create, over the same transport.
 
-    uv run python bench/bench_pipeline.py [--calls 200] [--database-url postgresql://…]
+    uv run python bench/bench_pipeline.py [--calls 200] [--database-url postgresql://…] [--store-commit async]
 
 One run measures, against a fake Gemini that answers at once (tests/fakes, real google-genai SDK):
 - in-process (`Client(server)`) and stdio (`artificer serve` subprocess) per-call latency of
@@ -14,6 +14,10 @@ One run measures, against a fake Gemini that answers at once (tests/fakes, real 
   the stdio server (`artificer serve`'s code, run by this file with the same counter installed);
 - each target, MET or NOT MET, and when the bare-tool target cannot be reached because the provider
   call alone exceeds it, the numbers that show it.
+
+`--store-commit async` runs the same with the document store committing without waiting for the WAL
+flush (`documents.store_version(durable=False)`), to show what the durable commit costs; the default is what
+the pipeline does. The statements alone, before and after sql/0031, are in bench/bench_statements.py.
 
 Without --database-url a scratch database is created on ARTIFICER_TEST_DATABASE_URL (or
 postgresql://postgres@127.0.0.1:5432/postgres), migrated, and dropped at the end.
@@ -49,8 +53,8 @@ ROOT = THIS_FILE.parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from artificer.agents.providers.base import LLMRequest  # noqa: E402
+from artificer.common.settings import Settings  # noqa: E402
 from artificer.server.app import build_server, make_provider  # noqa: E402
-from artificer.server.settings import Settings  # noqa: E402
 from artificer.storage import documents, rate_limits  # noqa: E402
 from artificer.storage.migrations import migrate  # noqa: E402
 from fakes.gemini import FakeGemini  # noqa: E402
@@ -102,11 +106,27 @@ async def serve_bare_stdio() -> None:
         await server.run(read, write, server.create_initialization_options())
 
 
+STORE_COMMIT_ENV = "BENCH_STORE_COMMIT"
+
+
+def use_store_commit(mode: str) -> None:
+    """`async`: every `documents.store_version` of this process commits without waiting for the WAL flush."""
+    if mode != "async":
+        return
+    original = documents.store_version
+
+    async def store_version(*args: Any, **kwargs: Any) -> Any:
+        return await original(*args, **{**kwargs, "durable": False})
+
+    documents.store_version = store_version
+
+
 def serve_counted_stdio(counts_file: str) -> None:
     """`artificer serve` (stdio), counting the statements its asyncpg connections send from the first
     agent tool call on; at exit the counts and the number of calls go to `counts_file` as JSON."""
     from artificer.server import app
 
+    use_store_commit(os.environ.get(STORE_COMMIT_ENV, "durable"))
     settings = Settings()
     logging.basicConfig(stream=sys.stderr, level=settings.log_level.upper())
     ROUND_TRIPS.install()
@@ -343,7 +363,9 @@ def report(results: dict[str, Series], calls: int, stdio: Mapping[str, Any], doc
     )
 
 
-async def main(calls: int, database_url: str | None) -> None:
+async def main(calls: int, database_url: str | None, store_commit: str) -> None:
+    os.environ[STORE_COMMIT_ENV] = store_commit
+    use_store_commit(store_commit)
     gemini = FakeGemini().start()
     gemini.repeat = Turn(text=ANSWER)
     async with scratch_database(database_url) as dsn:
@@ -386,7 +408,10 @@ async def main(calls: int, database_url: str | None) -> None:
             provider_max_retries=0,
         )
         create = {"operation": "create", "instruction": "Bench"}
-        print(f"fake Gemini at {gemini.url}; {calls} calls per series after 10 warm-up rounds\n")
+        print(
+            f"fake Gemini at {gemini.url}; {calls} calls per series after 10 warm-up rounds; "
+            f"document store commit: {store_commit}\n"
+        )
         results: dict[str, Series] = {}
 
         # --- in-process -------------------------------------------------------------------------
@@ -446,5 +471,6 @@ if __name__ == "__main__":
     )
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--database-url")
+    parser.add_argument("--store-commit", choices=("durable", "async"), default="durable")
     options = parser.parse_args()
-    anyio.run(main, options.calls, options.database_url)
+    anyio.run(main, options.calls, options.database_url, options.store_commit)

@@ -22,7 +22,7 @@ import anthropic
 import openai
 from artificer.agents.providers.base import LLMRequest
 from artificer.agents.providers.registry import provider_for
-from artificer.server.settings import Settings
+from artificer.common.settings import Settings
 from fakes.anthropic import FakeAnthropic
 from fakes.gemini import FakeGemini
 from fakes.llm import FakeLLM, Turn

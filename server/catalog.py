@@ -8,32 +8,35 @@ holds only the enabled operations; its description and parameter descriptions co
 `chat_model_agent_{provider}.tools.<chat_tool_key>`. The optional `model` argument is an enum of the active
 `model_config` models of the provider.
 
-`CatalogService` holds the current catalog, reloads it when the `artificer_config` channel fires (a
-dedicated asyncpg connection, reconnected with backoff after a database restart, reloading once after
-each connect, the first one too), and calls its `on_change` callbacks when the listed tools changed.
+`load_catalog` reads those rows for the active provider and builds the catalog. `CatalogService` holds
+the current catalog, reloads it when the `artificer_config` channel fires (`storage.listen`: a dedicated
+connection, reconnected after a database restart, reloading once after each connect, the first one too),
+and calls its `on_change` callbacks when the listed tools changed.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import anyio
-import asyncpg
 import mcp_types as types
 from artificer.agents.base import AgentSpec, ModelChoice, Operation
-from artificer.agents.providers.base import ModelPricing
-from artificer.storage.health import ping
+from artificer.common.pricing import pricing_from_model_config
+from artificer.common.providers import PROVIDERS
+from artificer.common.settings import Settings
+from artificer.storage import configs, models
+from artificer.storage.listen import listen
+from pydantic import BaseModel
 
 logger = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "artificer_config"
 LISTEN_APPLICATION_NAME = "artificer-config-listener"
-PROVIDERS = ("google", "openai", "anthropic")
 
 
 class CatalogError(Exception):
@@ -137,10 +140,7 @@ def model_choices(model_rows: Sequence[Mapping[str, Any]], provider: str) -> tup
     return tuple(
         ModelChoice(
             model_id=str(r["model_id"]),
-            pricing=ModelPricing(
-                input_per_million=Decimal(str(r.get("input_pricing_per_million_tokens") or 0)),
-                output_per_million=Decimal(str(r.get("output_pricing_per_million_tokens") or 0)),
-            ),
+            pricing=pricing_from_model_config(r),  # the cache prices from its metadata too
             thinking=bool(r.get("thinking_enabled")),
             is_default=bool(r.get("is_default")),
         )
@@ -152,13 +152,19 @@ def _enabled(value: Any) -> bool:
     return isinstance(value, Mapping) and value.get("enabled") is True
 
 
+@functools.cache
+def _model_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """`model`'s JSON schema, generated once per process (callers copy it before changing it)."""
+    return model.model_json_schema()
+
+
 def _input_schema(
     spec: AgentSpec,
     enabled: tuple[Operation, ...],
     chat_entry: Mapping[str, Any],
     models: tuple[ModelChoice, ...],
 ) -> dict[str, Any]:
-    schema = copy.deepcopy(spec.input_model.model_json_schema())
+    schema = copy.deepcopy(_model_schema(spec.input_model))
     schema.pop("title", None)
     props: dict[str, Any] = schema.setdefault("properties", {})
     tool_input = chat_entry.get("tool_input")
@@ -191,7 +197,7 @@ def _input_schema(
 
 
 def _output_schema(spec: AgentSpec) -> dict[str, Any]:
-    schema = copy.deepcopy(spec.output_model.model_json_schema())
+    schema = copy.deepcopy(_model_schema(spec.output_model))
     schema.pop("title", None)
     return schema
 
@@ -268,6 +274,42 @@ def build_catalog(
     )
 
 
+async def load_catalog(
+    pool: Any, settings: Settings, specs: Sequence[AgentSpec], *, extra_tools: Sequence[types.Tool] = ()
+) -> Catalog:
+    """app_settings → the provider's rows and models → `build_catalog`."""
+    provider = settings.provider
+    admin_rows: dict[str, Mapping[str, Any]] = {}
+    if provider is None:
+        app_settings = await configs.get_config(pool, configs.APP_SETTINGS)
+        if app_settings is not None:
+            admin_rows[configs.APP_SETTINGS] = app_settings.data
+            provider = app_settings.data.get("activeProvider")
+    if provider is None:
+        return build_catalog(specs, admin_rows, [], extra_tools=extra_tools)
+    loaded = await configs.load_provider(pool, str(provider))
+    admin_rows[configs.APP_SETTINGS] = loaded.app_settings
+    admin_rows[configs.LOGGING_SETTINGS] = loaded.logging_settings
+    for agent_type, row in loaded.agents.items():
+        admin_rows[f"{agent_type}_{provider}"] = row.data
+    model_rows = [
+        {
+            "model_id": m.model_id,
+            "provider": m.provider,
+            "is_active": m.is_active,
+            "is_default": m.is_default,
+            "thinking_enabled": m.thinking_enabled,
+            "input_pricing_per_million_tokens": m.pricing.input_per_million,
+            "output_pricing_per_million_tokens": m.pricing.output_per_million,
+            "metadata": m.metadata,  # its cache prices
+        }
+        for m in await models.active_models(pool, str(provider))
+    ]
+    return build_catalog(
+        specs, admin_rows, model_rows, provider_override=str(provider), extra_tools=extra_tools
+    )
+
+
 Loader = Callable[[], Awaitable[Catalog]]
 ChangeCallback = Callable[[Catalog], Awaitable[None]]
 
@@ -280,9 +322,8 @@ class CatalogService:
     listen_dsn: str | None
     current: Catalog | None = None
     on_change: list[ChangeCallback] = field(default_factory=list)
-    reconnect_delays: tuple[float, ...] = (0.1, 0.5, 1.0, 2.0, 5.0)
     listening: anyio.Event = field(default_factory=anyio.Event)
-    _wake: anyio.Event = field(default_factory=anyio.Event)
+    """Set once LISTEN is in place and the catalog was reloaded after it."""
     _lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     async def reload(self) -> Catalog:
@@ -305,63 +346,18 @@ class CatalogService:
         return self.current
 
     async def run(self) -> None:
-        """Listen for changes until cancelled; reconnect with backoff; reload after each connect.
+        """Reload after each LISTEN (re)connect and on every notification, until cancelled.
 
         The first connect reloads too: a change committed between the startup load and LISTEN sent its
         notification before anyone listened, so only a load made after LISTEN is sure to include it.
         """
         if self.listen_dsn is None:
             return
-        attempt = 0
-        while True:
-            try:
-                conn = await asyncpg.connect(
-                    self.listen_dsn, timeout=10, server_settings={"application_name": LISTEN_APPLICATION_NAME}
-                )
-            except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-                delay = self.reconnect_delays[min(attempt, len(self.reconnect_delays) - 1)]
-                attempt += 1
-                logger.warning("config LISTEN connection failed (%s); retrying in %.1f s", error, delay)
-                await anyio.sleep(delay)
-                continue
-            attempt = 0
-            try:
-                await self._listen(conn)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                logger.warning("config LISTEN connection lost (%s); reconnecting", error)
-            finally:
-                if not conn.is_closed():
-                    with anyio.CancelScope(shield=True):
-                        await conn.close(timeout=2)
+        await listen(self.listen_dsn, NOTIFY_CHANNEL, self._changed, application_name=LISTEN_APPLICATION_NAME)
 
-    async def _listen(self, conn: asyncpg.Connection) -> None:
-        lost = anyio.Event()
-
-        def on_notify(*_: object) -> None:
-            self._wake.set()
-
-        def on_terminate(*_: object) -> None:
-            lost.set()
-            self._wake.set()
-
-        conn.add_termination_listener(on_terminate)
-        await conn.add_listener(NOTIFY_CHANNEL, on_notify)
-        await self._safe_reload()  # after LISTEN: nothing committed before this point is missed
-        self.listening.set()
-        while True:
-            with anyio.move_on_after(5.0):
-                await self._wake.wait()
-            if lost.is_set() or conn.is_closed():
-                raise asyncpg.InterfaceError("connection closed")
-            if not self._wake.is_set():
-                # Idle: a cheap check that the connection is still alive (a dead TCP peer never fires).
-                await ping(conn)
-                continue
-            self._wake = anyio.Event()
-            await self._safe_reload()
-
-    async def _safe_reload(self) -> None:
+    async def _changed(self) -> None:
         try:
             await self.reload()
         except Exception:  # keep serving the previous catalog; the next notification retries
             logger.exception("catalog reload failed; keeping the previous catalog")
+        self.listening.set()

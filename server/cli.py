@@ -20,9 +20,11 @@ from typing import Any
 
 import anyio
 import asyncpg
-from artificer.server.settings import Settings
+from artificer.common.settings import Settings
+from artificer.server.startup import prepare_database_in_thread
 from artificer.storage.database import DatabaseError, DatabaseTarget, resolve_database
 from artificer.storage.embedded import EmbeddedError
+from artificer.storage.logs import RedactSecrets, redact_text
 from artificer.storage.migrations import MigrationError, migrate, reset, status, verify
 from pydantic import ValidationError
 
@@ -150,23 +152,25 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("--host", help="HTTP interface (default ARTIFICER_HTTP_HOST or 127.0.0.1)")
     serve_parser.add_argument("--port", type=int, help="HTTP port (default ARTIFICER_HTTP_PORT or 8000)")
     serve_parser.set_defaults(handler=serve)
+
+    from artificer.server import diagram_cli  # imports this module: registered here, not at the top
+
+    diagram_cli.register(commands)
     return parser
 
 
 async def serve(args: argparse.Namespace, settings: Settings) -> int:
     """`artificer serve`: the MCP server over stdio, or Streamable HTTP at /mcp with GET /health."""
+    # stdio: the database gets ready (the embedded Postgres starts in its own process) on a thread of its
+    # own while the server's modules import, which take longer
+    database = prepare_database_in_thread(settings) if args.transport == "stdio" else None
     from artificer.server.app import serve_http, serve_stdio
     from artificer.server.catalog import CatalogError
     from artificer.server.identity import IdentityError
 
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
-        if args.transport == "stdio":
-            await serve_stdio(settings)
+        if database is not None:
+            await serve_stdio(settings, database=database)
             return EXIT_OK
         updates = {k: v for k, v in (("http_host", args.host), ("http_port", args.port)) if v is not None}
         http_settings = settings.model_copy(update=updates)
@@ -199,6 +203,23 @@ def _startup_failure(error: BaseException, kinds: tuple[type[BaseException], ...
     return error if isinstance(error, kinds) else None
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(level: str) -> logging.Handler:
+    """The process's one log handler: stderr, with keys, tokens, JWTs and URL passwords redacted.
+
+    Every logger propagates to it (uvicorn's too: `serve_http` gives uvicorn no logging config of its own).
+    """
+    if level.upper() not in logging.getLevelNamesMapping():
+        raise CommandError(f"invalid ARTIFICER_LOG_LEVEL {level!r}: use DEBUG, INFO, WARNING or ERROR")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(RedactSecrets())
+    logging.basicConfig(handlers=[handler], level=level.upper(), force=True)
+    return handler
+
+
 def _settings_error(error: ValidationError) -> str:
     problems = []
     for item in error.errors():
@@ -218,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings()
+        configure_logging(settings.log_level)
         return run(args.handler, args, settings)
     except ValidationError as error:
         message = _settings_error(error)
@@ -234,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         say("artificer: interrupted")
         return 130
     one_line = "; ".join(line.strip() for line in message.splitlines() if line.strip())
-    say(f"artificer: error: {one_line}")
+    say(f"artificer: error: {redact_text(one_line)}")
     return EXIT_ERROR
 
 

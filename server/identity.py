@@ -4,6 +4,10 @@ On HTTP the SDK's bearer middleware calls `JWTVerifier.verify_token`; a valid to
 `AccessToken` whose `claims` are the JWT's claims, and the pipeline turns it into a `Caller` with
 `caller_from_access_token`. Tokens are verified with PyJWT: HS256 with the shared secret (Supabase's JWT
 secret) or any asymmetric algorithm against a JWKS URL. The token itself is never logged or stored.
+PyJWT (and the `cryptography` it loads) is imported when a verifier is made: stdio never pays for it.
+
+On stdio the caller is the local user, `resolve_local_user`: ARTIFICER_USER_ID, or the embedded
+database's one user.
 """
 
 from __future__ import annotations
@@ -13,13 +17,16 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 import anyio
-import jwt
-from artificer.server.settings import Settings
+from artificer.common.settings import Settings
+from artificer.storage import users
 from mcp.server.auth.provider import AccessToken
+
+if TYPE_CHECKING:
+    import jwt
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +65,27 @@ def local_caller(
     return Caller(user_id=user_id, claims=claims, transport="stdio")
 
 
+async def resolve_local_user(pool: Any, settings: Settings, *, embedded: bool) -> Caller:
+    """The stdio user: ARTIFICER_USER_ID (created when missing on the embedded default)."""
+    if settings.user_id:
+        try:
+            user_id = UUID(settings.user_id)
+        except ValueError:
+            raise IdentityError(f"ARTIFICER_USER_ID is not a uuid: {settings.user_id!r}") from None
+    elif embedded:
+        user_id = UUID(int=1)  # the one local user of the embedded database
+    else:
+        raise IdentityError(
+            "set ARTIFICER_USER_ID to your auth.users id: "
+            "with DATABASE_URL the stdio server acts as that user"
+        )
+    exists = await users.ensure_user(pool, user_id, settings.user_email, create=embedded)
+    user = await users.get_user(pool, user_id) if exists else None
+    if user is None:
+        raise IdentityError(f"ARTIFICER_USER_ID {user_id} is not a user in auth.users of this database")
+    return local_caller(user_id, settings.user_email or user.email, user.app_metadata)
+
+
 def caller_from_access_token(token: AccessToken) -> Caller:
     claims = dict(token.claims or {})
     subject = token.subject or claims.get("sub")
@@ -93,6 +121,8 @@ class JWTVerifier:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
+        import jwt  # noqa: F401 — loaded with the first verifier (HTTP start-up), never on stdio
+
         if not self.audience or not self.audience.strip():
             raise IdentityError(
                 "ARTIFICER_JWT_AUDIENCE is empty: set it to the `aud` your tokens carry "
@@ -127,6 +157,8 @@ class JWTVerifier:
     def _signing_key(self, kid: Any) -> jwt.PyJWK:
         """The JWKS key named `kid`. The set is cached; a key id it lacks triggers at most one fetch per
         `refresh_interval_seconds` (so do failed fetches), whatever the number of requests."""
+        import jwt
+
         assert self.jwks_url is not None
         with self._lock:
             if self._jwks is None:
@@ -154,6 +186,8 @@ class JWTVerifier:
 
     def decode(self, token: str) -> dict[str, Any]:
         """The verified claims; raises `jwt.PyJWTError` for any invalid token. Blocking (JWKS fetch)."""
+        import jwt
+
         header = jwt.get_unverified_header(token)
         alg = header.get("alg")
         if alg == "HS256":
@@ -179,6 +213,8 @@ class JWTVerifier:
         )
 
     async def verify_token(self, token: str) -> AccessToken | None:
+        import jwt
+
         try:
             if self.jwks_url and jwt.get_unverified_header(token).get("alg") != "HS256":
                 claims = await anyio.to_thread.run_sync(self.decode, token)
@@ -208,6 +244,8 @@ def make_hs256_token(
     issuer: str | None = None,
 ) -> str:
     """A token the verifier accepts (for tests and local tooling)."""
+    import jwt
+
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": str(user_id),

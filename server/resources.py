@@ -22,8 +22,8 @@ import mcp_types as types
 from artificer.agents import artifacts
 from artificer.agents.artifacts import MAX_VERSION
 from artificer.agents.document import artifact_uri
+from artificer.server.errors import Refused, ToolRefused, describe_validation_error
 from artificer.server.identity import Caller
-from artificer.server.pipeline import ToolRefused, describe_validation_error
 from artificer.storage import documents, usage
 from artificer.storage.database import as_user
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -48,7 +48,7 @@ TEMPLATES = [
 ]
 
 
-class ResourceNotFound(Exception):
+class ResourceNotFound(Refused):
     pass
 
 

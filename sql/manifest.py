@@ -228,4 +228,10 @@ SEED_CHECKS: tuple[tuple[str, str], ...] = (
         " on a.config_key = 'chat_model_agent_' || (s.config_data ->> 'activeProvider')"
         " where s.config_key = 'app_settings' and (a.config_data -> 'enabled') = 'true'::jsonb)",
     ),
+    (
+        "artificer_save_document_version switches role and claims for its own duration only",
+        "select coalesce(proconfig @> array['role=authenticated', 'request.jwt.claims='], false)"
+        " from pg_proc where oid = 'public.artificer_save_document_version(jsonb, uuid, text, text, text,"
+        " jsonb, integer, uuid)'::regprocedure",
+    ),
 )

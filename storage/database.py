@@ -19,7 +19,7 @@ from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 import anyio
 import asyncpg
-from artificer.server.settings import Settings
+from artificer.common.settings import Settings
 from artificer.storage.embedded import EmbeddedError, EmbeddedPostgres, ensure_database, start_embedded
 from asyncpg.pool import Pool
 
@@ -36,12 +36,30 @@ def redact_dsn(dsn: str) -> str:
     return re.sub(r"((?:^|[?&])password=)[^&]*", r"\1***", redacted)
 
 
+def _passwords_of(dsn: str) -> set[str]:
+    """The password(s) in `dsn`, as written and decoded (the URL's and any `password=` parameter)."""
+    parts = urlsplit(dsn)
+    written = [parts.password or "", *parse_qs(parts.query).get("password", [])]
+    return {form for value in written if value for form in (value, unquote(value))}
+
+
+def without_password(dsn: str, text: str) -> str:
+    """`text` (e.g. a driver's error message about `dsn`) with every copy of the DSN's password masked."""
+    try:
+        passwords = _passwords_of(dsn)
+    except ValueError:
+        passwords = set()
+    for password in sorted(passwords, key=len, reverse=True):
+        text = text.replace(password, "***")
+    return redact_dsn(text)
+
+
 def _split_dsn(dsn: str) -> SplitResult:
     try:
         parts = urlsplit(dsn)
         parts.port  # noqa: B018 — raises ValueError for a port that is not a number
     except ValueError as error:
-        raise DatabaseError(f"malformed DATABASE_URL {redact_dsn(dsn)}: {error}") from None
+        raise DatabaseError(without_password(dsn, f"malformed DATABASE_URL {dsn}: {error}")) from None
     if parts.scheme not in ("postgres", "postgresql"):
         raise DatabaseError(
             f"malformed DATABASE_URL {redact_dsn(dsn)}: it must start with postgresql:// (or postgres://)"
@@ -79,7 +97,12 @@ def _database_of(dsn: str) -> str:
 
 
 def translate_connect_error(dsn: str, error: BaseException, timeout: float) -> DatabaseError:
-    """A one-line DatabaseError for an exception raised while connecting to `dsn`."""
+    """A one-line DatabaseError for an exception raised while connecting to `dsn` (never its password)."""
+    translated = _translate_connect_error(dsn, error, timeout)
+    return DatabaseError(without_password(dsn, str(translated)))
+
+
+def _translate_connect_error(dsn: str, error: BaseException, timeout: float) -> DatabaseError:
     where = describe_server(dsn)
     if isinstance(error, TimeoutError):
         return DatabaseError(
@@ -217,7 +240,7 @@ async def _acquire(pool_or_conn: Pool | asyncpg.Connection) -> AsyncIterator[asy
         yield pool_or_conn
 
 
-@dataclass
+@dataclass(repr=False)
 class DatabaseTarget:
     """Where the database is. Owns the embedded server handle, if any, until `close()`.
 
@@ -235,6 +258,14 @@ class DatabaseTarget:
     @property
     def redacted_dsn(self) -> str:
         return redact_dsn(self.dsn)
+
+    def __repr__(self) -> str:  # the DSNs without their passwords
+        direct = redact_dsn(self.direct_dsn) if self.direct_dsn is not None else None
+        return (
+            f"DatabaseTarget(dsn={self.redacted_dsn!r}, location={self.location!r}, "
+            f"embedded={self.embedded!r}, statement_cache_size={self.statement_cache_size!r}, "
+            f"connect_timeout={self.connect_timeout!r}, direct_dsn={direct!r})"
+        )
 
     @property
     def session_dsn(self) -> str:

@@ -16,15 +16,35 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any
 
 import asyncpg
+from artificer.common.records import (
+    DOCUMENT_KINDS,
+    Document,
+    DocumentError,
+    DocumentKind,
+    DocumentNotFound,
+    InvalidDocument,
+    Suggestion,
+    SuggestionDraft,
+    VersionConflict,
+    VersionInfo,
+)
 from asyncpg.pool import Pool
 
-DocumentKind = Literal["text", "python code", "mermaid code", "sheet"]
-DOCUMENT_KINDS: tuple[str, ...] = get_args(DocumentKind)
+__all__ = [  # the record types and errors live in the leaf `common.records`; re-exported for callers here
+    "DOCUMENT_KINDS",
+    "Document",
+    "DocumentError",
+    "DocumentKind",
+    "DocumentNotFound",
+    "InvalidDocument",
+    "Suggestion",
+    "SuggestionDraft",
+    "VersionConflict",
+    "VersionInfo",
+]
 
 _NOT_FOUND = "ART01"
 _CONFLICT = "ART02"
@@ -34,72 +54,6 @@ _COLUMNS = (
     'id, "createdAt", title, content, kind, user_id, chat_id, parent_version_id, '
     "parent_version_number, version_number, metadata"
 )
-
-
-class DocumentError(Exception):
-    """A document operation failed; the message says why."""
-
-
-class DocumentNotFound(DocumentError):
-    """No such document (or version) is visible to the caller."""
-
-
-class VersionConflict(DocumentError):
-    """The document changed since the caller read it (`expected_version` is not the latest)."""
-
-
-class InvalidDocument(DocumentError):
-    """Bad input (kind, title, identity): nothing was written."""
-
-
-@dataclass(frozen=True, slots=True)
-class Document:
-    """One version of a document."""
-
-    id: uuid.UUID
-    created_at: datetime
-    title: str
-    content: str | None
-    kind: str
-    user_id: uuid.UUID
-    chat_id: uuid.UUID | None
-    parent_version_id: uuid.UUID | None
-    parent_version_number: int | None
-    version_number: int
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class VersionInfo:
-    """One line of a document's history."""
-
-    version_number: int
-    created_at: datetime
-    update_type: str | None
-    length: int
-    title: str
-
-
-@dataclass(frozen=True, slots=True)
-class Suggestion:
-    id: uuid.UUID
-    document_id: uuid.UUID
-    document_created_at: datetime
-    original_text: str
-    suggested_text: str
-    description: str | None
-    is_resolved: bool
-    user_id: uuid.UUID
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class SuggestionDraft:
-    """A suggestion to save: the text to replace, its replacement and why."""
-
-    original_text: str
-    suggested_text: str
-    description: str | None = None
 
 
 def _metadata(value: Any) -> dict[str, Any]:
@@ -182,7 +136,12 @@ async def _call_append(conn: asyncpg.Connection, sql: str, *args: Any) -> Docume
 
 
 _APPEND_SQL = f"select {_COLUMNS} from public.artificer_append_document_version($1, $2, $3, $4, $5, $6, $7)"
-_SAVE_SQL = f"select {_COLUMNS} from public.artificer_save_document_version($1, $2, $3, $4, $5, $6, $7, $8)"
+_SAVE_CALL = "public.artificer_save_document_version($1, $2, $3, $4, $5, $6, $7, $8)"
+_SAVE_SQL = f"select {_COLUMNS} from {_SAVE_CALL}"
+_SAVE_ASYNC_COMMIT_SQL = (
+    f"select {_COLUMNS} from set_config('synchronous_commit', 'off', true) as async_commit, {_SAVE_CALL}"
+)
+"""The same store, committing without waiting for the WAL flush (`durable=False`, own transaction only)."""
 
 
 async def create(
@@ -227,11 +186,18 @@ async def store_version(
     metadata: dict[str, Any] | None = None,
     expected_version: int | None = None,
     chat_id: uuid.UUID | None = None,
+    durable: bool = True,
 ) -> Document:
     """Create (document_id=None) or append a version as the user `claims` names, in ONE statement.
 
     Use the pool or a connection of the server role (not one inside `as_user`): the SQL function sets the
     claims and role itself, for its own duration only, so RLS applies to the write.
+
+    `durable=False` commits the statement's own transaction with `synchronous_commit = off` (as the rate
+    limiter does): the call does not wait for the WAL flush, which is most of the statement's time on slow
+    disks (bench/bench_statements.py), but a *database* crash within ~3 × `wal_writer_delay` of the commit
+    loses the version (with everything committed after it, so versions stay 1..n without a gap). Inside a
+    caller's transaction the caller's setting is left alone.
     """
     _check_kind(kind)
     if document_id is None and not title:
@@ -246,10 +212,12 @@ async def store_version(
         expected_version,
         chat_id,
     )
-    sql = _SAVE_SQL
+    sql = _SAVE_SQL if durable else _SAVE_ASYNC_COMMIT_SQL
     if isinstance(pool_or_conn, Pool):
         async with pool_or_conn.acquire() as conn:
             return await _call_append(conn, sql, *args)
+    if pool_or_conn.is_in_transaction():
+        sql = _SAVE_SQL
     return await _call_append(pool_or_conn, sql, *args)
 
 

@@ -7,10 +7,12 @@ own rows, and new rows belong to `auth.uid()`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+from artificer.common.records import RepositoryRef
 
 _COLUMNS = (
     "id, user_id, repo_owner, repo_name, repo_url, default_branch, is_active, last_accessed, created_at"
@@ -84,6 +86,35 @@ async def add_repository(
     )
     assert record is not None
     return _repository(record)
+
+
+async def record_repositories(conn: asyncpg.Connection, refs: Sequence[RepositoryRef]) -> None:
+    """Note repositories the caller's call read, in one statement: a new row (the caller's, with
+    `last_accessed = now()`) for each repository the caller has no row for, `last_accessed = now()` on
+    the existing row (owner/name compared case-insensitively) otherwise. A repeated repository counts
+    once; an owner or name that is not a plain GitHub name raises ValueError and records nothing."""
+    for ref in refs:
+        _check_part("owner", ref.owner)
+        _check_part("name", ref.name)
+        if ref.default_branch is not None and not 0 < len(ref.default_branch) <= 100:
+            raise ValueError(f"default_branch must be 1-100 characters; got {ref.default_branch!r}")
+    if not refs:
+        return
+    await conn.execute(
+        "insert into github_repositories "
+        "(user_id, repo_owner, repo_name, repo_url, default_branch, last_accessed) "
+        "select distinct on (lower(r.owner), lower(r.name)) auth.uid(), r.owner, r.name, "
+        "coalesce(r.url, 'https://github.com/' || r.owner || '/' || r.name), "
+        "coalesce(r.branch, 'main'), now() "
+        "from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as r(owner, name, url, branch) "
+        "order by lower(r.owner), lower(r.name) "
+        "on conflict (user_id, lower(repo_owner), lower(repo_name)) "
+        "do update set last_accessed = now()",
+        [ref.owner for ref in refs],
+        [ref.name for ref in refs],
+        [ref.url for ref in refs],
+        [ref.default_branch for ref in refs],
+    )
 
 
 async def list_repositories(conn: asyncpg.Connection, *, active_only: bool = True) -> list[Repository]:

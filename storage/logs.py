@@ -8,6 +8,7 @@ Writes run as the server's own role. Reads of the caller's own rows (`usage_tota
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from collections.abc import Callable, Sequence
@@ -43,6 +44,8 @@ _SECRET_TEXT = re.compile(
     r"|(?<![A-Za-z])(?i:token)[\s\"':=]+[0-9a-fA-F]{40}\b"  # 40-hex GitHub tokens: `token …`, `token=…`
     r"|(?i:bearer)\s+[A-Za-z0-9._~+/=*-]{8,})"
 )
+# The password of a URL (`postgresql://user:password@host`) and a `password=` parameter (DSN keywords).
+_URL_PASSWORD = re.compile(r"(://[^\s:/?#@]*:)[^\s/?#@]+(?=@)|(\bpassword=)[^\s&]+", re.IGNORECASE)
 REDACTED = "[redacted]"
 
 
@@ -56,7 +59,36 @@ def redact_text(text: str | None) -> str | None:
     """`text` with anything that looks like a key, token or JWT replaced."""
     if not text or len(text) < _SHORTEST_SECRET:
         return text
+    if "://" in text or "assword=" in text or "ASSWORD=" in text:
+        text = _URL_PASSWORD.sub(_redact_password, text)
     return _SECRET_TEXT.sub(REDACTED, text)
+
+
+def _redact_password(match: re.Match[str]) -> str:
+    return (match[1] or match[2]) + REDACTED
+
+
+class RedactSecrets(logging.Filter):
+    """A handler filter: the record's message (with its args), traceback and stack come out redacted.
+
+    Attach it to handlers, not loggers: a logger's filters do not see records propagated from its children.
+    """
+
+    _formatter = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # bad args: the handler would print them in its "Logging error" report
+            message = f"{record.msg} (arguments: {record.args!r})"
+        record.msg, record.args = redact_text(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
+        return True
 
 
 def _is_secret_key(key: str) -> bool:

@@ -9,11 +9,10 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
-from artificer.agents.providers.base import ModelPricing
+from artificer.common.pricing import ModelPricing, pricing_from_model_config
 from asyncpg.pool import Pool
 
 _COLUMNS = (
@@ -61,10 +60,7 @@ def _model(record: asyncpg.Record) -> ModelConfig:
         is_active=bool(record["is_active"]),
         is_default=bool(record["is_default"]),
         thinking_enabled=bool(record["thinking_enabled"]),
-        pricing=ModelPricing(
-            input_per_million=Decimal(record["input_pricing_per_million_tokens"]),
-            output_per_million=Decimal(record["output_pricing_per_million_tokens"]),
-        ),
+        pricing=pricing_from_model_config({**record, "metadata": metadata}),  # cache prices: metadata
         metadata=metadata or {},
         created_at=record["created_at"],
         updated_at=record["updated_at"],

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import asyncpg
+from artificer.storage.errors import typed_errors
 from asyncpg.pool import Pool
 
 Window = Literal["minute", "hour", "day"]
@@ -91,13 +92,14 @@ async def check_and_count(
     if now is not None and now.tzinfo is not None:
         now = now.astimezone(UTC).replace(tzinfo=None)
     args = (user_id, agent_type, per_minute, per_hour, per_day, now)
-    if isinstance(pool_or_conn, Pool):
-        async with pool_or_conn.acquire() as conn:
-            record = await conn.fetchrow(_CHECK_ASYNC_COMMIT_SQL, *args)
-    elif pool_or_conn.is_in_transaction():
-        record = await pool_or_conn.fetchrow(_CHECK_SQL, *args)
-    else:
-        record = await pool_or_conn.fetchrow(_CHECK_ASYNC_COMMIT_SQL, *args)
+    with typed_errors():  # an unknown user (`UnknownUser`), a database that is down (`DatabaseUnavailable`)
+        if isinstance(pool_or_conn, Pool):
+            async with pool_or_conn.acquire() as conn:
+                record = await conn.fetchrow(_CHECK_ASYNC_COMMIT_SQL, *args)
+        elif pool_or_conn.is_in_transaction():
+            record = await pool_or_conn.fetchrow(_CHECK_SQL, *args)
+        else:
+            record = await pool_or_conn.fetchrow(_CHECK_ASYNC_COMMIT_SQL, *args)
     assert record is not None
     limits: tuple[tuple[Window, int | None], ...] = (
         ("minute", per_minute),
@@ -142,14 +144,15 @@ async def refund(
     if not decision.allowed or not decision.counted_windows or decision.counted_at is None:
         return 0
     windows = decision.counted_windows
-    status = await pool_or_conn.execute(
-        _REFUND_SQL,
-        user_id,
-        agent_type,
-        [_LIMIT_TYPE[w] for w in windows],
-        list(windows),
-        decision.counted_at,
-    )
+    with typed_errors():
+        status = await pool_or_conn.execute(
+            _REFUND_SQL,
+            user_id,
+            agent_type,
+            [_LIMIT_TYPE[w] for w in windows],
+            list(windows),
+            decision.counted_at,
+        )
     return int(status.split()[-1])
 
 

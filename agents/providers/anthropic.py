@@ -3,8 +3,10 @@
 - thinking: `thinking {type: enabled, budget_tokens}` (at least 1024); `max_tokens` is raised by
   the budget so the answer keeps its room, and `temperature` is not sent (extended thinking only
   allows the default). Thinking blocks go to `LLMResult.reasoning`, never to `text`.
-- usage: `input_tokens` (+ cache creation/read tokens) → input, `output_tokens` → output (it
-  includes thinking), `output_tokens_details.thinking_tokens` → reasoning, total = input + output.
+- usage: `input_tokens` + `cache_creation_input_tokens` + `cache_read_input_tokens` → input (the
+  API's `input_tokens` leaves the cached ones out; `Usage.input_tokens` counts them, as OpenAI and
+  Gemini do), the last two → cache writes / reads, `output_tokens` → output (it includes thinking),
+  `output_tokens_details.thinking_tokens` → reasoning, total = input + output.
   A stream reports the input tokens at `message_start` and the output at `message_delta`, so a
   stream that breaks or is cancelled mid-answer keeps at least the input tokens.
 - retries: the SDK's own (`max_retries`; 408/409/429/5xx/529 and connection errors, honouring
@@ -24,7 +26,6 @@ import anthropic
 from artificer.agents.providers import failures
 from artificer.agents.providers.base import (
     DEFAULT_THINKING_BUDGET,
-    EmptyAnswer,
     FunctionTool,
     LLMRequest,
     LLMResult,
@@ -36,13 +37,12 @@ from artificer.agents.providers.base import (
     SchemaMismatch,
     StreamDelta,
     ToolCall,
-    TooManySteps,
     Usage,
 )
-from artificer.agents.providers.functions import by_name, call_function
+from artificer.agents.providers.loop import FunctionRequest, FunctionResult, Step, converse
 from artificer.agents.providers.streaming import OPENED, ResultStream, StreamEnd, StreamItem, UsageReport
 from artificer.agents.providers.structured import validate_object
-from artificer.agents.providers.tracking import CallTracker, tracking_http_client
+from artificer.agents.providers.tracking import tracking_http_client
 
 DEFAULT_MAX_TOKENS = 8192
 MAX_PAUSE_CONTINUATIONS = 4
@@ -56,16 +56,19 @@ _NATIVE_TOOLS: dict[str, dict[str, Any]] = {
 def _usage(usage: Any) -> Usage:
     if usage is None:
         return Usage()
-    prompt = (
-        (usage.input_tokens or 0)
-        + (getattr(usage, "cache_creation_input_tokens", None) or 0)
-        + (getattr(usage, "cache_read_input_tokens", None) or 0)
-    )
+    read = getattr(usage, "cache_read_input_tokens", None) or 0
+    written = getattr(usage, "cache_creation_input_tokens", None) or 0
+    prompt = (usage.input_tokens or 0) + read + written
     output = usage.output_tokens or 0
     details = getattr(usage, "output_tokens_details", None)
     thinking = (getattr(details, "thinking_tokens", None) or 0) if details is not None else 0
     return Usage(
-        input_tokens=prompt, output_tokens=output, reasoning_tokens=thinking, total_tokens=prompt + output
+        input_tokens=prompt,
+        output_tokens=output,
+        reasoning_tokens=thinking,
+        total_tokens=prompt + output,
+        cache_read_tokens=read,
+        cache_write_tokens=written,
     )
 
 
@@ -75,14 +78,6 @@ def _refused(message: Any) -> Refused:
     category = getattr(details, "category", None) or ""
     said = ": " + " ".join(f"{category} {explanation}".split())[:300] if (category or explanation) else ""
     return Refused(f"the model refused to answer{said}; rephrase the request", provider="anthropic")
-
-
-def _empty(stop_reason: str | None) -> EmptyAnswer:
-    return EmptyAnswer(
-        f"the model returned no answer text (stop reason {stop_reason or 'none'}); "
-        "rephrase the request or raise the output token limit",
-        provider="anthropic",
-    )
 
 
 def _result_output(block: Any) -> tuple[str, bool]:
@@ -187,55 +182,27 @@ class AnthropicProvider:
         """The typed error for an SDK or transport failure; None for anything else (a bug)."""
         return failures.from_sdk_error(anthropic, "anthropic", exc, retries)
 
-    async def _create(self, tracker: CallTracker, params: dict[str, Any]) -> Any:
-        with tracker.request(self._translate):
-            return await self._client.messages.create(**params)
-
-    async def _run(self, request: LLMRequest, params: dict[str, Any]) -> LLMResult:
-        """One call, continuing `pause_turn`s (long server-side tool turns)."""
-        tracker = CallTracker()
-        answer = _Answer()
-        usage = Usage()
-        try:
-            for step in range(1, MAX_PAUSE_CONTINUATIONS + 2):
-                message = await self._create(tracker, params)
-                usage = usage + _usage(message.usage)
-                answer.read(message)
-                if message.stop_reason != "pause_turn" or step > MAX_PAUSE_CONTINUATIONS:
-                    break
-                params = {
-                    **params,
-                    "messages": [
-                        *params["messages"],
-                        {
-                            "role": "assistant",
-                            "content": [b.model_dump(exclude_none=True) for b in message.content],
-                        },
-                    ],
-                }
-            text = "".join(answer.text)
-            if not text.strip():
-                raise _empty(message.stop_reason)
-        except ProviderError as err:
-            err.retries = tracker.retries
-            raise
-        finally:
-            await tracker.close_responses()
-        return tracker.result(
+    async def _converse(
+        self,
+        request: LLMRequest,
+        params: dict[str, Any],
+        functions: Sequence[FunctionTool] = (),
+        max_steps: int = MAX_PAUSE_CONTINUATIONS + 1,
+    ) -> LLMResult:
+        """The call, continuing `pause_turn`s (long server-side tool turns) while steps remain."""
+        return await converse(
+            _Messages(self._client, params),
             request,
             provider="anthropic",
-            text=text,
-            usage=usage,
-            model=message.model,
-            reasoning="".join(answer.thinking),
-            tool_calls=answer.tool_calls,
-            steps=step,
+            translate=self._translate,
+            functions=functions,
+            max_steps=max_steps,
         )
 
     # --- the interface ----------------------------------------------------------------------------
 
     async def generate(self, request: LLMRequest) -> LLMResult:
-        return await self._run(request, self._params(request))
+        return await self._converse(request, self._params(request))
 
     def stream(self, request: LLMRequest) -> ResultStream:
         params = {**self._params(request), "stream": True}
@@ -288,7 +255,7 @@ class AnthropicProvider:
         params["output_config"] = {
             "format": {"type": "json_schema", "schema": anthropic.transform_schema(schema)}
         }
-        result = await self._run(request, params)
+        result = await self._converse(request, params)
         try:
             value = validate_object(result.text, schema, provider="anthropic", retries=result.retries)
         except SchemaMismatch as err:
@@ -301,95 +268,92 @@ class AnthropicProvider:
         native = [_NATIVE_TOOLS[t] for t in dict.fromkeys(tools)]
         if native:
             params["tools"] = native
-        return await self._run(request, params)
+        return await self._converse(request, params)
 
     async def run_functions(
         self, request: LLMRequest, functions: Sequence[FunctionTool], *, max_steps: int = 5
     ) -> LLMResult:
-        table = by_name(functions)
         params = self._params(request)
         params["tools"] = [
             {"name": f.name, "description": f.description, "input_schema": dict(f.parameters)}
             for f in functions
         ]
-        messages: list[dict[str, Any]] = params["messages"]
-        tracker = CallTracker()
-        usage = Usage()
-        calls: list[ToolCall] = []
-        thinking: list[str] = []
-        try:
-            for step in range(1, max_steps + 1):
-                message = await self._create(tracker, params)
-                usage = usage + _usage(message.usage)
-                answer = _Answer()
-                answer.read(message)
-                thinking.extend(answer.thinking)
-                calls.extend(answer.tool_calls)
-                if not answer.tool_uses:
-                    text = "".join(answer.text)
-                    if not text.strip():
-                        raise _empty(message.stop_reason)
-                    return tracker.result(
-                        request,
-                        provider="anthropic",
-                        text=text,
-                        usage=usage,
-                        model=message.model,
-                        reasoning="".join(thinking),
-                        tool_calls=calls,
-                        steps=step,
-                    )
-                messages.append(
-                    {
-                        "role": "assistant",
-                        "content": [b.model_dump(exclude_none=True) for b in message.content],
-                    }
-                )
-                results: list[dict[str, Any]] = []
-                for use in answer.tool_uses:
-                    arguments = use.input if isinstance(use.input, dict) else {}
-                    done = await call_function(table, use.name, arguments)
-                    calls.append(done)
-                    results.append(
+        return await self._converse(request, params, functions, max_steps)
+
+
+class _Messages:
+    """The `Exchange` of the Messages API: the messages so far, sent with the same parameters."""
+
+    def __init__(self, client: anthropic.AsyncAnthropic, params: dict[str, Any]) -> None:
+        self._client = client
+        self._params = params
+
+    async def send(self) -> Any:
+        return await self._client.messages.create(**self._params)
+
+    def billed(self, message: Any) -> tuple[Usage, str | None]:
+        return _usage(message.usage), message.model
+
+    def read(self, message: Any) -> Step:
+        answer = _Answer()
+        answer.read(message)
+        return Step(
+            text="".join(answer.text),
+            reasoning="".join(answer.thinking),
+            tool_calls=answer.tool_calls,
+            functions=[
+                FunctionRequest(use.name, use.input if isinstance(use.input, dict) else {}, use.id)
+                for use in answer.tool_uses
+            ],
+            paused=message.stop_reason == "pause_turn",
+            finish=f"stop reason {message.stop_reason or 'none'}",
+        )
+
+    def extend(self, message: Any, results: Sequence[FunctionResult]) -> None:
+        messages: list[dict[str, Any]] = self._params["messages"]
+        messages.append(
+            {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in message.content]}
+        )
+        if results:
+            messages.append(
+                {
+                    "role": "user",
+                    "content": [
                         {
                             "type": "tool_result",
-                            "tool_use_id": use.id,
-                            "content": done.output or "",
-                            "is_error": done.error,
+                            "tool_use_id": r.request.id,
+                            "content": r.call.output or "",
+                            "is_error": r.call.error,
                         }
-                    )
-                messages.append({"role": "user", "content": results})
-            raise TooManySteps(
-                f"the model still wanted to call functions after {max_steps} steps; "
-                "narrow the request or allow more steps",
-                provider="anthropic",
+                        for r in results
+                    ],
+                }
             )
-        except ProviderError as err:
-            err.retries = tracker.retries
-            raise
-        finally:
-            await tracker.close_responses()
 
 
 def _merge_stream_usage(start: Any, final: Any) -> Usage:
-    """`message_start` carries the input tokens; `message_delta` the (cumulative) output tokens."""
+    """`message_start` carries the input tokens (and the cache reads/writes); `message_delta` the
+    (cumulative) output tokens, and the input counts again when the API sends them there."""
     first = _usage(start)
     if final is None:
         return first
-    prompt = first.input_tokens
+    prompt, read, written = first.input_tokens, first.cache_read_tokens, first.cache_write_tokens
     if getattr(final, "input_tokens", None):
-        prompt = (
-            (final.input_tokens or 0)
-            + (getattr(final, "cache_creation_input_tokens", None) or 0)
-            + (getattr(final, "cache_read_input_tokens", None) or 0)
-        )
+        read = getattr(final, "cache_read_input_tokens", None) or 0
+        written = getattr(final, "cache_creation_input_tokens", None) or 0
+        prompt = (final.input_tokens or 0) + read + written
     output = final.output_tokens or 0
     details = getattr(final, "output_tokens_details", None)
     thinking = (
         (getattr(details, "thinking_tokens", None) or 0) if details is not None else first.reasoning_tokens
     )
     return Usage(
-        input_tokens=prompt, output_tokens=output, reasoning_tokens=thinking, total_tokens=prompt + output
+        input_tokens=prompt,
+        output_tokens=output,
+        reasoning_tokens=thinking,
+        total_tokens=prompt + output,
+        cache_read_tokens=read,
+        cache_write_tokens=written,
     )
 
 

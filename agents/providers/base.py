@@ -9,20 +9,25 @@ An agent builds an `LLMRequest`, asks a provider (`provider_for(...)` in `regist
 - `run_functions` (a function-calling loop: the model asks, we run an async callable, feed the result back).
 
 Every call returns token usage as the provider reported it, the model id, the duration, the number of
-HTTP retries the SDK made, and a cost when the request carries `ModelPricing`. Every failure is a
-`ProviderError` subclass whose message says what to do next; no call ever passes on an empty answer.
+HTTP retries the SDK made, and a cost when the request carries `ModelPricing`. The usage of every round
+trip the provider billed is also reported to `LLMRequest.on_billed` at once, whatever happens to the call
+after it. Every failure is a `ProviderError` subclass whose message says what to do next; no call ever
+passes on an empty answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
+from artificer.common.pricing import ModelPricing, Usage
+from artificer.common.providers import ProviderName
 from pydantic import BaseModel
 
-ProviderName = Literal["google", "openai", "anthropic"]
+__all__ = ["ModelPricing", "ProviderName", "Usage"]  # re-exported: the leaf types adapters speak
+
 
 NativeTool = Literal["web_search", "url_context", "code_execution"]
 """Server-side tools, by what they do. Per provider:
@@ -35,43 +40,10 @@ NativeTool = Literal["web_search", "url_context", "code_execution"]
 DEFAULT_THINKING_BUDGET = 8192
 """Thinking tokens asked for when `LLMRequest.thinking` is on and no budget is given."""
 
-_MICRO = Decimal("0.000001")
-_MILLION = Decimal(1_000_000)
-
 M = TypeVar("M", bound=BaseModel)
 
 
 # --- request ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ModelPricing:
-    """Prices of one model, in dollars per million tokens (the `model_config` columns)."""
-
-    input_per_million: Decimal
-    output_per_million: Decimal
-
-    def input_cost(self, usage: Usage) -> Decimal:
-        """Input tokens at the input price, quantized to 6 places (the DECIMAL(10,6) columns)."""
-        return _dollars(usage.input_tokens, self.input_per_million)
-
-    def output_cost(self, usage: Usage) -> Decimal:
-        """Output *and* reasoning tokens at the output price, quantized to 6 places.
-
-        Reasoning is added on top of output only where the provider reports it apart from output
-        (Gemini's `thoughtsTokenCount`); where it is already inside the output count (OpenAI's
-        `reasoning_tokens`, Anthropic's `thinking_tokens`) it is not counted twice.
-        See `Usage.billable_output_tokens`.
-        """
-        return _dollars(usage.billable_output_tokens, self.output_per_million)
-
-    def cost(self, usage: Usage) -> Decimal:
-        """Total dollar cost: `input_cost + output_cost` (so the three log columns add up)."""
-        return self.input_cost(usage) + self.output_cost(usage)
-
-
-def _dollars(tokens: int, per_million: Decimal) -> Decimal:
-    return (Decimal(tokens) * per_million / _MILLION).quantize(_MICRO, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,38 +60,15 @@ class LLMRequest:
     """Thinking tokens (Gemini budget, Anthropic budget_tokens); OpenAI maps it to a reasoning effort."""
     pricing: ModelPricing | None = None
     """When given, `LLMResult.cost` is filled in."""
+    on_billed: Callable[[LLMResult], None] | None = field(default=None, compare=False, repr=False)
+    """Told about the call's billed usage as it happens: after every model round trip the provider
+    reported usage for (a stream: when it ends, breaks, is left or cancelled), with the call so far —
+    usage, model, duration, retries and cost summed over its round trips; each report replaces the
+    previous one. It is told before anything can fail or cancel the call after the round trip (a
+    refusal, an empty answer, a later step, too many steps), so every billed token is reported once."""
 
 
 # --- results ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Token counts exactly as the provider reported them (summed over the steps of one call)."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    reasoning_tokens: int = 0
-    total_tokens: int = 0
-    reasoning_in_output: bool = True
-    """True when `output_tokens` already includes the reasoning tokens (OpenAI, Anthropic);
-    False when the provider reports them separately (Gemini)."""
-
-    @property
-    def billable_output_tokens(self) -> int:
-        """Tokens billed at the output price: output plus reasoning, each counted once."""
-        if self.reasoning_in_output:
-            return self.output_tokens
-        return self.output_tokens + self.reasoning_tokens
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            input_tokens=self.input_tokens + other.input_tokens,
-            output_tokens=self.output_tokens + other.output_tokens,
-            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
-            total_tokens=self.total_tokens + other.total_tokens,
-            reasoning_in_output=self.reasoning_in_output,
-        )
 
 
 @dataclass(frozen=True, slots=True)

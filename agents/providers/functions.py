@@ -1,4 +1,4 @@
-"""Running the functions a model asks for in `run_functions` (shared by the adapters)."""
+"""Running the functions a model asks for in `run_functions` (the loop is `loop.converse`)."""
 
 from __future__ import annotations
 
@@ -50,12 +50,13 @@ async def call_function(
     return ToolCall(name=name, arguments=dict(arguments), output=as_text(value))
 
 
-def parse_arguments(raw: str | None) -> dict[str, Any]:
-    """Arguments sent as a JSON string (OpenAI); anything unreadable becomes {}."""
+def parse_arguments(raw: str | None) -> dict[str, Any] | None:
+    """Arguments sent as a JSON string (OpenAI): {} when there are none, None when they are not a JSON
+    object (the model is told so and may call again)."""
     if not raw:
         return {}
     try:
         value = json.loads(raw)
     except json.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
+        return None
+    return value if isinstance(value, dict) else None

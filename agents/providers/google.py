@@ -2,9 +2,10 @@
 
 - thinking: `thinking_config {include_thoughts: true, thinking_budget}`; thought parts go to
   `LLMResult.reasoning`, never to `text`. Without `thinking` the model's default applies.
-- usage: `promptTokenCount` (+ `toolUsePromptTokenCount`, billed as input) → input,
-  `candidatesTokenCount` → output, `thoughtsTokenCount` → reasoning (reported apart from output, so
-  billed on top of it), `totalTokenCount` → total.
+- usage: `promptTokenCount` (+ `toolUsePromptTokenCount`, billed as input) → input (it includes the
+  cached tokens), `cachedContentTokenCount` → cache reads, `candidatesTokenCount` → output,
+  `thoughtsTokenCount` → reasoning (reported apart from output, so billed on top of it),
+  `totalTokenCount` → total.
   A stream carries `usageMetadata` on every chunk, so a stream that breaks or is cancelled keeps
   the last chunk's counts.
 - retries: the SDK's `HttpRetryOptions` (408/429/5xx, connection errors). Its backoff ignores
@@ -20,7 +21,6 @@ from typing import Any
 from artificer.agents.providers import failures
 from artificer.agents.providers.base import (
     DEFAULT_THINKING_BUDGET,
-    EmptyAnswer,
     FunctionTool,
     LLMRequest,
     LLMResult,
@@ -32,13 +32,12 @@ from artificer.agents.providers.base import (
     SchemaMismatch,
     StreamDelta,
     ToolCall,
-    TooManySteps,
     Usage,
 )
-from artificer.agents.providers.functions import by_name, call_function
+from artificer.agents.providers.loop import FunctionRequest, FunctionResult, Step, converse
 from artificer.agents.providers.streaming import OPENED, ResultStream, StreamEnd, StreamItem, UsageReport
 from artificer.agents.providers.structured import validate_object
-from artificer.agents.providers.tracking import CallTracker, tracking_http_client
+from artificer.agents.providers.tracking import tracking_http_client
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
@@ -82,6 +81,7 @@ def _usage(metadata: types.GenerateContentResponseUsageMetadata | None) -> Usage
         reasoning_tokens=thoughts,
         total_tokens=metadata.total_token_count or prompt + output + thoughts,
         reasoning_in_output=False,
+        cache_read_tokens=metadata.cached_content_token_count or 0,
     )
 
 
@@ -97,7 +97,6 @@ class _Answer:
         self.thinking: list[str] = []
         self.tool_calls: list[ToolCall] = []
         self.function_calls: list[types.FunctionCall] = []
-        self.content: types.Content | None = None
         self.usage = Usage(reasoning_in_output=False)
         self.model: str | None = None
         self.finish: str = ""
@@ -119,7 +118,6 @@ class _Answer:
             return deltas
         candidate = response.candidates[0]
         if candidate.content is not None:
-            self.content = candidate.content
             for part in candidate.content.parts or []:
                 if part.text is not None:
                     if part.thought:
@@ -192,16 +190,6 @@ class _Answer:
                 )
         return deltas
 
-    def answer_text(self) -> str:
-        text = "".join(self.text)
-        if not text.strip():
-            raise EmptyAnswer(
-                f"the model returned no answer text (finish reason {self.finish or 'none'}); "
-                "rephrase the request or raise the output token limit",
-                provider="google",
-            )
-        return text
-
 
 class GoogleProvider:
     name = "google"
@@ -264,44 +252,26 @@ class GoogleProvider:
             return failures.from_transport("google", exc, retries)
         return None
 
-    async def _call(
-        self, tracker: CallTracker, request: LLMRequest, contents: Any, config: types.GenerateContentConfig
-    ) -> types.GenerateContentResponse:
-        with tracker.request(self._translate):
-            return await self._client.aio.models.generate_content(
-                model=request.model, contents=contents, config=config
-            )
-
-    async def _once(
-        self, request: LLMRequest, config: types.GenerateContentConfig
-    ) -> tuple[LLMResult, _Answer]:
-        tracker = CallTracker()
-        try:
-            response = await self._call(tracker, request, request.prompt, config)
-            answer = _Answer()
-            answer.read(response)
-            text = answer.answer_text()
-        except ProviderError as err:
-            err.retries = tracker.retries
-            raise
-        finally:
-            await tracker.close_responses()
-        result = tracker.result(
+    async def _converse(
+        self,
+        request: LLMRequest,
+        config: types.GenerateContentConfig,
+        functions: Sequence[FunctionTool] = (),
+        max_steps: int = 1,
+    ) -> LLMResult:
+        return await converse(
+            _Conversation(self._client, request, config),
             request,
             provider="google",
-            text=text,
-            usage=answer.usage,
-            model=answer.model,
-            reasoning="".join(answer.thinking),
-            tool_calls=answer.tool_calls,
+            translate=self._translate,
+            functions=functions,
+            max_steps=max_steps,
         )
-        return result, answer
 
     # --- the interface ----------------------------------------------------------------------------
 
     async def generate(self, request: LLMRequest) -> LLMResult:
-        result, _ = await self._once(request, self._config(request))
-        return result
+        return await self._converse(request, self._config(request))
 
     def stream(self, request: LLMRequest) -> ResultStream:
         config = self._config(request)
@@ -338,7 +308,7 @@ class GoogleProvider:
         config = self._config(
             request, response_mime_type="application/json", response_json_schema=schema.model_json_schema()
         )
-        result, _ = await self._once(request, config)
+        result = await self._converse(request, config)
         try:
             value = validate_object(result.text, schema, provider="google", retries=result.retries)
         except SchemaMismatch as err:
@@ -355,13 +325,11 @@ class GoogleProvider:
             native.append(types.Tool(url_context=types.UrlContext()))
         if "code_execution" in wanted:
             native.append(types.Tool(code_execution=types.ToolCodeExecution()))
-        result, _ = await self._once(request, self._config(request, tools=native or None))
-        return result
+        return await self._converse(request, self._config(request, tools=native or None))
 
     async def run_functions(
         self, request: LLMRequest, functions: Sequence[FunctionTool], *, max_steps: int = 5
     ) -> LLMResult:
-        table = by_name(functions)
         declarations = [
             types.FunctionDeclaration(
                 name=f.name, description=f.description, parameters_json_schema=dict(f.parameters)
@@ -369,52 +337,56 @@ class GoogleProvider:
             for f in functions
         ]
         config = self._config(request, tools=[types.Tool(function_declarations=declarations)])
-        contents: list[types.Content] = [types.Content(role="user", parts=[types.Part(text=request.prompt)])]
-        tracker = CallTracker()
-        usage = Usage(reasoning_in_output=False)
-        calls: list[ToolCall] = []
-        thinking: list[str] = []
-        try:
-            for step in range(1, max_steps + 1):
-                response = await self._call(tracker, request, contents, config)
-                answer = _Answer()
-                answer.read(response)
-                usage = usage + answer.usage
-                thinking.extend(answer.thinking)
-                calls.extend(answer.tool_calls)
-                if not answer.function_calls:
-                    return tracker.result(
-                        request,
-                        provider="google",
-                        text=answer.answer_text(),
-                        usage=usage,
-                        model=answer.model,
-                        reasoning="".join(thinking),
-                        tool_calls=calls,
-                        steps=step,
-                    )
-                if answer.content is not None:
-                    contents.append(answer.content)
-                replies: list[types.Part] = []
-                for function_call in answer.function_calls:
-                    done = await call_function(table, function_call.name or "", function_call.args or {})
-                    calls.append(done)
-                    key = "error" if done.error else "result"
-                    replies.append(
-                        types.Part(
-                            function_response=types.FunctionResponse(
-                                id=function_call.id, name=function_call.name, response={key: done.output}
-                            )
-                        )
-                    )
-                contents.append(types.Content(role="user", parts=replies))
-            raise TooManySteps(
-                f"the model still wanted to call functions after {max_steps} steps; "
-                "narrow the request or allow more steps",
-                provider="google",
+        return await self._converse(request, config, functions, max_steps)
+
+
+class _Conversation:
+    """The `Exchange` of `generateContent`: the contents so far, sent with one config."""
+
+    def __init__(
+        self, client: genai.Client, request: LLMRequest, config: types.GenerateContentConfig
+    ) -> None:
+        self._client = client
+        self._model = request.model
+        self._config = config
+        self._contents: list[types.Content] = [
+            types.Content(role="user", parts=[types.Part(text=request.prompt)])
+        ]
+
+    async def send(self) -> types.GenerateContentResponse:
+        return await self._client.aio.models.generate_content(
+            model=self._model, contents=self._contents, config=self._config
+        )
+
+    def billed(self, response: types.GenerateContentResponse) -> tuple[Usage, str | None]:
+        return _usage(response.usage_metadata), response.model_version
+
+    def read(self, response: types.GenerateContentResponse) -> Step:
+        answer = _Answer()
+        answer.read(response)
+        return Step(
+            text="".join(answer.text),
+            reasoning="".join(answer.thinking),
+            tool_calls=answer.tool_calls,
+            functions=[
+                FunctionRequest(c.name or "", dict(c.args or {}), c.id) for c in answer.function_calls
+            ],
+            finish=f"finish reason {answer.finish or 'none'}",
+        )
+
+    def extend(self, response: types.GenerateContentResponse, results: Sequence[FunctionResult]) -> None:
+        candidates = response.candidates or []
+        if candidates and candidates[0].content is not None:
+            self._contents.append(candidates[0].content)
+        replies = [
+            types.Part(
+                function_response=types.FunctionResponse(
+                    id=r.request.id,
+                    name=r.request.name,
+                    response={"error" if r.call.error else "result": r.call.output},
+                )
             )
-        except ProviderError as err:
-            err.retries = tracker.retries
-            raise
-        finally:
-            await tracker.close_responses()
+            for r in results
+        ]
+        if replies:
+            self._contents.append(types.Content(role="user", parts=replies))

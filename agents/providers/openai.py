@@ -8,8 +8,10 @@ Native tools (web search, code interpreter) exist only in the Responses API, so 
   budget: ≤2048 low, ≤16384 medium, above high. Reasoning models reject `temperature`, so it is not
   sent when thinking is on. Reasoning summaries (Responses) and the `reasoning_content` some
   compatible servers return go to `LLMResult.reasoning`, never to `text`.
-- usage: `prompt_tokens`/`input_tokens` → input, `completion_tokens`/`output_tokens` → output (it
-  already includes the reasoning tokens), `reasoning_tokens` → reasoning, `total_tokens` → total.
+- usage: `prompt_tokens`/`input_tokens` → input (it includes the cached tokens),
+  `prompt_tokens_details`/`input_tokens_details.cached_tokens` → cache reads,
+  `completion_tokens`/`output_tokens` → output (it already includes the reasoning tokens),
+  `reasoning_tokens` → reasoning, `total_tokens` → total.
   A Chat Completions stream (`stream_options.include_usage`) reports usage only in its last chunk,
   after the answer: a stream that breaks or is cancelled before it carries no usage (nothing is
   estimated), so no partial usage is logged for it.
@@ -20,7 +22,6 @@ Native tools (web search, code interpreter) exist only in the Responses API, so 
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
@@ -28,7 +29,6 @@ import openai
 from artificer.agents.providers import failures
 from artificer.agents.providers.base import (
     DEFAULT_THINKING_BUDGET,
-    EmptyAnswer,
     FunctionTool,
     LLMRequest,
     LLMResult,
@@ -40,13 +40,13 @@ from artificer.agents.providers.base import (
     SchemaMismatch,
     StreamDelta,
     ToolCall,
-    TooManySteps,
     Usage,
 )
-from artificer.agents.providers.functions import by_name, call_function
+from artificer.agents.providers.functions import parse_arguments
+from artificer.agents.providers.loop import FunctionRequest, FunctionResult, Step, converse
 from artificer.agents.providers.streaming import OPENED, ResultStream, StreamEnd, StreamItem, UsageReport
 from artificer.agents.providers.structured import validate_object
-from artificer.agents.providers.tracking import CallTracker, tracking_http_client
+from artificer.agents.providers.tracking import tracking_http_client
 from openai.lib._pydantic import to_strict_json_schema
 
 
@@ -71,6 +71,7 @@ def _chat_usage(usage: Any) -> Usage:
         output_tokens=completion,
         reasoning_tokens=reasoning,
         total_tokens=usage.total_tokens or prompt + completion,
+        cache_read_tokens=_cached(getattr(usage, "prompt_tokens_details", None)),
     )
 
 
@@ -84,7 +85,13 @@ def _responses_usage(usage: Any) -> Usage:
         output_tokens=usage.output_tokens or 0,
         reasoning_tokens=reasoning,
         total_tokens=usage.total_tokens or (usage.input_tokens or 0) + (usage.output_tokens or 0),
+        cache_read_tokens=_cached(getattr(usage, "input_tokens_details", None)),
     )
+
+
+def _cached(details: Any) -> int:
+    """`cached_tokens` of `prompt_tokens_details` / `input_tokens_details` (part of the prompt count)."""
+    return (getattr(details, "cached_tokens", None) or 0) if details is not None else 0
 
 
 def _extra(obj: Any, *names: str) -> str:
@@ -101,14 +108,6 @@ def _refused(detail: str) -> Refused:
     detail = " ".join(detail.split())[:300]
     return Refused(
         f"the model refused to answer{': ' + detail if detail else ''}; rephrase the request",
-        provider="openai",
-    )
-
-
-def _empty(finish: str | None) -> EmptyAnswer:
-    return EmptyAnswer(
-        f"the model returned no answer text (finish reason {finish or 'none'}); "
-        "rephrase the request or raise the output token limit",
         provider="openai",
     )
 
@@ -152,47 +151,26 @@ class OpenAIProvider:
         """The typed error for an SDK or transport failure; None for anything else (a bug)."""
         return failures.from_sdk_error(openai, "openai", exc, retries)
 
-    async def _chat(self, tracker: CallTracker, params: dict[str, Any]) -> Any:
-        with tracker.request(self._translate):
-            return await self._client.chat.completions.create(**params)
-
-    def _read_choice(self, completion: Any) -> tuple[Any, str]:
-        if not completion.choices:
-            raise _empty(None)
-        choice = completion.choices[0]
-        message = choice.message
-        if getattr(message, "refusal", None):
-            raise _refused(message.refusal)
-        if choice.finish_reason == "content_filter":
-            raise _refused("the content filter stopped the answer")
-        return message, _extra(message, "reasoning_content", "reasoning")
-
-    async def _complete(self, request: LLMRequest, params: dict[str, Any]) -> LLMResult:
-        tracker = CallTracker()
-        try:
-            completion = await self._chat(tracker, params)
-            message, reasoning = self._read_choice(completion)
-            text = message.content or ""
-            if not text.strip():
-                raise _empty(completion.choices[0].finish_reason)
-        except ProviderError as err:
-            err.retries = tracker.retries
-            raise
-        finally:
-            await tracker.close_responses()
-        return tracker.result(
+    async def _converse(
+        self,
+        request: LLMRequest,
+        params: dict[str, Any],
+        functions: Sequence[FunctionTool] = (),
+        max_steps: int = 1,
+    ) -> LLMResult:
+        return await converse(
+            _Chat(self._client, params),
             request,
             provider="openai",
-            text=text,
-            usage=_chat_usage(completion.usage),
-            model=completion.model,
-            reasoning=reasoning,
+            translate=self._translate,
+            functions=functions,
+            max_steps=max_steps,
         )
 
     # --- the interface ----------------------------------------------------------------------------
 
     async def generate(self, request: LLMRequest) -> LLMResult:
-        return await self._complete(request, self._chat_params(request))
+        return await self._converse(request, self._chat_params(request))
 
     def stream(self, request: LLMRequest) -> ResultStream:
         params = {**self._chat_params(request), "stream": True, "stream_options": {"include_usage": True}}
@@ -242,7 +220,7 @@ class OpenAIProvider:
             "type": "json_schema",
             "json_schema": {"name": schema.__name__, "schema": to_strict_json_schema(schema), "strict": True},
         }
-        result = await self._complete(request, params)
+        result = await self._converse(request, params)
         try:
             value = validate_object(result.text, schema, provider="openai", retries=result.retries)
         except SchemaMismatch as err:
@@ -272,27 +250,13 @@ class OpenAIProvider:
         if native:
             params["tools"] = native
             params["include"] = include
-        tracker = CallTracker()
-        try:
-            with tracker.request(self._translate):
-                response = await self._client.responses.create(**params)
-                text, reasoning, calls = _read_response(response)
-        finally:
-            await tracker.close_responses()
-        return tracker.result(
-            request,
-            provider="openai",
-            text=text,
-            usage=_responses_usage(response.usage),
-            model=response.model,
-            reasoning=reasoning,
-            tool_calls=calls,
+        return await converse(
+            _Responses(self._client, params), request, provider="openai", translate=self._translate
         )
 
     async def run_functions(
         self, request: LLMRequest, functions: Sequence[FunctionTool], *, max_steps: int = 5
     ) -> LLMResult:
-        table = by_name(functions)
         params = self._chat_params(request)
         params["tools"] = [
             {
@@ -301,74 +265,82 @@ class OpenAIProvider:
             }
             for f in functions
         ]
-        messages: list[dict[str, Any]] = params["messages"]
-        tracker = CallTracker()
-        usage = Usage()
-        calls: list[ToolCall] = []
-        thinking: list[str] = []
-        try:
-            for step in range(1, max_steps + 1):
-                completion = await self._chat(tracker, params)
-                usage = usage + _chat_usage(completion.usage)
-                message, reasoning = self._read_choice(completion)
-                if reasoning:
-                    thinking.append(reasoning)
-                requested = message.tool_calls or []
-                if not requested:
-                    text = message.content or ""
-                    if not text.strip():
-                        raise _empty(completion.choices[0].finish_reason)
-                    return tracker.result(
-                        request,
-                        provider="openai",
-                        text=text,
-                        usage=usage,
-                        model=completion.model,
-                        reasoning="\n".join(thinking),
-                        tool_calls=calls,
-                        steps=step,
-                    )
-                messages.append(
+        return await self._converse(request, params, functions, max_steps)
+
+
+class _Chat:
+    """The `Exchange` of Chat Completions: the messages so far, sent with the same parameters."""
+
+    def __init__(self, client: openai.AsyncOpenAI, params: dict[str, Any]) -> None:
+        self._client = client
+        self._params = params
+
+    async def send(self) -> Any:
+        return await self._client.chat.completions.create(**self._params)
+
+    def billed(self, completion: Any) -> tuple[Usage, str | None]:
+        return _chat_usage(completion.usage), completion.model
+
+    def read(self, completion: Any) -> Step:
+        if not completion.choices:
+            return Step(finish="finish reason none")
+        choice = completion.choices[0]
+        message = choice.message
+        if getattr(message, "refusal", None):
+            raise _refused(message.refusal)
+        if choice.finish_reason == "content_filter":
+            raise _refused("the content filter stopped the answer")
+        return Step(
+            text=message.content or "",
+            reasoning=_extra(message, "reasoning_content", "reasoning"),
+            functions=[
+                FunctionRequest(c.function.name, parse_arguments(c.function.arguments), c.id)
+                for c in message.tool_calls or []
+            ],
+            finish=f"finish reason {choice.finish_reason or 'none'}",
+        )
+
+    def extend(self, completion: Any, results: Sequence[FunctionResult]) -> None:
+        message = completion.choices[0].message
+        messages: list[dict[str, Any]] = self._params["messages"]
+        messages.append(
+            {
+                "role": "assistant",
+                "content": message.content,
+                "tool_calls": [
                     {
-                        "role": "assistant",
-                        "content": message.content,
-                        "tool_calls": [
-                            {
-                                "id": c.id,
-                                "type": "function",
-                                "function": {"name": c.function.name, "arguments": c.function.arguments},
-                            }
-                            for c in requested
-                        ],
+                        "id": c.id,
+                        "type": "function",
+                        "function": {"name": c.function.name, "arguments": c.function.arguments},
                     }
-                )
-                for requested_call in requested:
-                    try:
-                        arguments = json.loads(requested_call.function.arguments or "{}")
-                    except json.JSONDecodeError:
-                        arguments = None
-                    if not isinstance(arguments, dict):
-                        done = ToolCall(
-                            name=requested_call.function.name,
-                            output="Error: the arguments were not a JSON object; call the function again",
-                            error=True,
-                        )
-                    else:
-                        done = await call_function(table, requested_call.function.name, arguments)
-                    calls.append(done)
-                    messages.append(
-                        {"role": "tool", "tool_call_id": requested_call.id, "content": done.output}
-                    )
-            raise TooManySteps(
-                f"the model still wanted to call functions after {max_steps} steps; "
-                "narrow the request or allow more steps",
-                provider="openai",
+                    for c in message.tool_calls or []
+                ],
+            }
+        )
+        for result in results:
+            messages.append(
+                {"role": "tool", "tool_call_id": result.request.id, "content": result.call.output}
             )
-        except ProviderError as err:
-            err.retries = tracker.retries
-            raise
-        finally:
-            await tracker.close_responses()
+
+
+class _Responses:
+    """The `Exchange` of the Responses API (native tools): one request, no functions, no pauses."""
+
+    def __init__(self, client: openai.AsyncOpenAI, params: dict[str, Any]) -> None:
+        self._client = client
+        self._params = params
+
+    async def send(self) -> Any:
+        return await self._client.responses.create(**self._params)
+
+    def billed(self, response: Any) -> tuple[Usage, str | None]:
+        return _responses_usage(response.usage), response.model
+
+    def read(self, response: Any) -> Step:
+        return _read_response(response)
+
+    def extend(self, response: Any, results: Sequence[FunctionResult]) -> None:
+        raise NotImplementedError("a Responses call here is one round trip")
 
 
 def _is_dropped(exc: BaseException) -> bool:
@@ -376,7 +348,7 @@ def _is_dropped(exc: BaseException) -> bool:
     return failures.is_transport_error(exc) or isinstance(exc, openai.APIConnectionError)
 
 
-def _read_response(response: Any) -> tuple[str, str, list[ToolCall]]:
+def _read_response(response: Any) -> Step:
     """Text, reasoning summary and native tool calls of a Responses API answer."""
     text: list[str] = []
     reasoning: list[str] = []
@@ -418,7 +390,9 @@ def _read_response(response: Any) -> tuple[str, str, list[ToolCall]]:
     incomplete = getattr(response, "incomplete_details", None)
     if incomplete is not None and getattr(incomplete, "reason", None) == "content_filter":
         raise _refused("the content filter stopped the answer")
-    answer = "".join(text)
-    if not answer.strip():
-        raise _empty(getattr(incomplete, "reason", None) or response.status)
-    return answer, "\n".join(reasoning), calls
+    return Step(
+        text="".join(text),
+        reasoning="\n".join(reasoning),
+        tool_calls=calls,
+        finish=f"finish reason {getattr(incomplete, 'reason', None) or response.status or 'none'}",
+    )

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from artificer.agents.providers.base import LLMProvider, MissingAPIKey, ProviderName
-from artificer.server.settings import Settings
-
-KEY_VARIABLES: dict[ProviderName, str] = {
-    "google": "GOOGLE_API_KEY (or GEMINI_API_KEY)",
-    "openai": "OPENAI_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-}
+from artificer.agents.providers.base import LLMProvider, MissingAPIKey
+from artificer.common.providers import KEY_VARIABLES, ProviderName
+from artificer.common.settings import Settings
 
 
 def api_key_for(name: ProviderName, settings: Settings) -> str:

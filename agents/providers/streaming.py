@@ -13,7 +13,10 @@ An adapter supplies `attempt()`, an async generator that makes the SDK call and 
   it raises, or `partial_result` after a cancellation, holds the billed tokens (with model,
   duration, retries and cost). What is reported mid-stream depends on the wire: Gemini sends
   `usageMetadata` on every chunk, Anthropic the input tokens at `message_start` (and the output at
-  `message_delta`), OpenAI Chat Completions only in its last chunk; nothing is estimated.
+  `message_delta`), OpenAI Chat Completions only in its last chunk; nothing is estimated;
+- billing: each attempt's usage is billed (`CallTracker.bill`, which tells `LLMRequest.on_billed`)
+  when the attempt ends — finished, broken, refused, re-issued, left or cancelled — so an attempt
+  that was dropped and re-issued still counts the tokens it reported, in the call's usage too.
 """
 
 from __future__ import annotations
@@ -85,10 +88,12 @@ class ResultStream:
         self._translate = translate
         self._is_dropped = is_dropped
         self._max_reissues = max_reissues
-        self._tracker = CallTracker()
+        self._tracker = CallTracker(request, provider)
         self._result: LLMResult | None = None
         self._iterator: AsyncGenerator[StreamDelta, None] | None = None
         self._latest: UsageReport | None = None
+        self._unbilled: UsageReport | None = None
+        """The current attempt's usage so far, until the attempt ends and it is billed."""
         self._text: list[str] = []
         self._thinking: list[str] = []
         self._partial: LLMResult | None = None
@@ -115,20 +120,26 @@ class ResultStream:
         return self._partial or self._partial_now()
 
     def _partial_now(self) -> LLMResult | None:
-        if self._latest is None:
-            return None
-        return self._tracker.result(
-            self._request,
-            provider=self._provider,
+        tracker, unbilled = self._tracker, self._unbilled
+        if unbilled is None:
+            return tracker.partial(text="".join(self._text), reasoning="".join(self._thinking))
+        return tracker.result(
             text="".join(self._text),
-            usage=self._latest.usage,
-            model=self._latest.model,
             reasoning="".join(self._thinking),
+            usage=unbilled.usage if tracker.usage is None else tracker.usage + unbilled.usage,
+            model=unbilled.model,
         )
 
+    def _bill_attempt(self) -> None:
+        """The current attempt ended: bill the usage it reported (once)."""
+        if self._unbilled is not None:
+            report, self._unbilled = self._unbilled, None
+            self._tracker.bill(report.usage, report.model)
+
     def _settle_partial(self) -> LLMResult | None:
-        """Freeze the partial result at the moment the call stopped (its duration ends here)."""
+        """Bill the attempt that stopped and freeze the partial result (its duration ends here)."""
         if self._partial is None:
+            self._bill_attempt()
             self._partial = self._partial_now()
         return self._partial
 
@@ -178,9 +189,11 @@ class ResultStream:
                     if isinstance(item, Opened):
                         opened = True
                     elif isinstance(item, UsageReport):
-                        self._latest = item
+                        self._latest = self._unbilled = item
                     elif isinstance(item, StreamEnd):
                         end = item
+                        self._unbilled = None
+                        tracker.bill(end.usage, end.model)
                     else:
                         if item.kind == "text":
                             text.append(item.text)
@@ -193,13 +206,15 @@ class ResultStream:
                     raise StreamEndedEarly("the stream ended before its final event")
             except ProviderError as err:
                 err.retries = tracker.retries
+                partial = self._settle_partial()
                 if err.partial is None:
-                    err.partial = self._settle_partial()
+                    err.partial = partial
                 raise
             except Exception as exc:
                 dropped = opened and (isinstance(exc, StreamEndedEarly) or self._is_dropped(exc))
                 if dropped and not delivered and tracker.reissues < self._max_reissues:
                     tracker.reissues += 1
+                    self._bill_attempt()
                     continue
                 if dropped and delivered:
                     raise StreamInterrupted(
@@ -209,12 +224,12 @@ class ResultStream:
                         retries=tracker.retries,
                         partial=self._settle_partial(),
                     ) from exc
+                partial = self._settle_partial()
                 error = self._translate(exc, tracker.retries)
                 if error is None:
-                    self._settle_partial()
                     raise
                 if error.partial is None:
-                    error.partial = self._settle_partial()
+                    error.partial = partial
                 raise error from exc
             except BaseException:  # cancelled, or the caller left the stream early
                 self._settle_partial()
@@ -229,23 +244,9 @@ class ResultStream:
                     "the model returned no answer text; rephrase the request or try another model",
                     provider=self._provider,
                     retries=tracker.retries,
-                    partial=tracker.result(  # the provider reported (and billed) the empty answer
-                        self._request,
-                        provider=self._provider,
-                        text="",
-                        usage=end.usage,
-                        model=end.model,
-                        reasoning="".join(thinking),
-                        tool_calls=end.tool_calls,
+                    partial=tracker.partial(  # the provider reported (and billed) the empty answer
+                        reasoning="".join(thinking), tool_calls=end.tool_calls
                     ),
                 )
-            self._result = tracker.result(
-                self._request,
-                provider=self._provider,
-                text=answer,
-                usage=end.usage,
-                model=end.model,
-                reasoning="".join(thinking),
-                tool_calls=end.tool_calls,
-            )
+            self._result = tracker.result(text=answer, reasoning="".join(thinking), tool_calls=end.tool_calls)
             return

@@ -1,5 +1,6 @@
 """Per-call bookkeeping shared by the adapters: HTTP attempts (to count the SDK's retries), the
-responses a call opened (so a cancelled call closes them), timing, and building the `LLMResult`.
+responses a call opened (so a cancelled call closes them), timing, the usage billed so far (reported to
+`LLMRequest.on_billed` after every round trip), and building the `LLMResult`.
 
 Every SDK here sends through an `httpx2.AsyncClient` we build (`tracking_http_client`). Its event
 hooks find the `CallTracker` of the running call through a context variable that the adapter sets
@@ -24,6 +25,7 @@ from artificer.agents.providers.base import (
     ToolCall,
     Usage,
 )
+from artificer.common.pricing import cost_of
 
 _current: ContextVar[CallTracker | None] = ContextVar("artificer_provider_call", default=None)
 
@@ -31,9 +33,12 @@ MAX_RETRY_AFTER_SECONDS = 60.0
 
 
 class CallTracker:
-    """Counts what one provider call did on the wire."""
+    """Counts what one provider call did on the wire, and what it was billed."""
 
-    def __init__(self) -> None:
+    def __init__(self, request: LLMRequest, provider: ProviderName) -> None:
+        self.llm_request = request
+        """The call's request (its model, pricing and `on_billed`)."""
+        self.provider = provider
         self.started = time.perf_counter()
         self.attempts = 0
         """HTTP requests sent (first tries and SDK retries)."""
@@ -44,6 +49,10 @@ class CallTracker:
         self.request_attempts = 0
         """HTTP attempts of the current logical request."""
         self.responses: list[httpx2.Response] = []
+        self.usage: Usage | None = None
+        """What the round trips billed so far, summed; None before the first."""
+        self.model: str | None = None
+        """The model version the provider last reported."""
 
     @property
     def retries(self) -> int:
@@ -82,6 +91,23 @@ class CallTracker:
                 raise
             raise error from exc
 
+    def bill(self, usage: Usage, model: str | None) -> None:
+        """A model round trip ended having reported `usage`, so it was billed: add it to the call, and
+        tell `LLMRequest.on_billed` at once (the call so far), before anything can fail or cancel the call."""
+        self.usage = usage if self.usage is None else self.usage + usage
+        self.model = model or self.model
+        on_billed = self.llm_request.on_billed
+        if on_billed is not None:
+            on_billed(self.result(text=""))
+
+    def partial(
+        self, *, text: str = "", reasoning: str = "", tool_calls: Sequence[ToolCall] = (), steps: int = 1
+    ) -> LLMResult | None:
+        """The call as far as it was billed (for `ProviderError.partial`); None when nothing was."""
+        if self.usage is None:
+            return None
+        return self.result(text=text, reasoning=reasoning, tool_calls=tool_calls, steps=steps)
+
     async def close_responses(self) -> None:
         """Close every response this call opened (a no-op for the ones already closed)."""
         responses, self.responses = self.responses, []
@@ -92,24 +118,27 @@ class CallTracker:
 
     def result(
         self,
-        request: LLMRequest,
         *,
-        provider: ProviderName,
         text: str,
-        usage: Usage,
-        model: str | None,
         reasoning: str | None = None,
         tool_calls: Sequence[ToolCall] = (),
         steps: int = 1,
+        usage: Usage | None = None,
+        model: str | None = None,
     ) -> LLMResult:
+        """The call's `LLMResult`: by default with the usage billed so far and the last model reported;
+        its cost is `cost_of` that usage (the rule the log rows use)."""
+        if usage is None:
+            usage = self.usage if self.usage is not None else Usage()
+        request = self.llm_request
         return LLMResult(
             text=text,
             usage=usage,
-            model=model or request.model,
-            provider=provider,
+            model=model or self.model or request.model,
+            provider=self.provider,
             duration_ms=self.duration_ms,
             retries=self.retries,
-            cost=request.pricing.cost(usage) if request.pricing is not None else None,
+            cost=cost_of(usage, request.pricing).total if request.pricing is not None else None,
             reasoning=reasoning or None,
             tool_calls=tuple(tool_calls),
             steps=steps,

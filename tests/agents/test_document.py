@@ -288,7 +288,12 @@ async def test_cancelled_while_storing_leaves_no_version(database_url, make_user
         finally:
             await transaction.rollback()
             await pool.release(blocker)
-        await anyio.sleep(0.5)  # a store that was not cancelled would land now
+        with anyio.fail_after(10):  # a store that was not cancelled lands (or fails) before its backend idles
+            while await pool.fetchval(  # noqa: ASYNC110 — no event: wait for the server's backends to go idle
+                "select count(*) from pg_stat_activity where datname = current_database() "
+                "and backend_type = 'client backend' and state <> 'idle' and pid <> pg_backend_pid()"
+            ):
+                await anyio.sleep(0.02)
     assert await count_rows(database_url, "Document") == 0
 
 

@@ -10,6 +10,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.lowlevel
 import pytest
 from fakes.gemini import FakeGemini
 from fakes.github import FakeGitHub
@@ -462,7 +464,7 @@ async def test_adding_a_repository_twice_keeps_one_row(database_url, make_user, 
 
 
 def test_github_base_url_must_be_https_unless_local() -> None:
-    from artificer.server.settings import Settings
+    from artificer.common.settings import Settings
     from pydantic import ValidationError
 
     for url in (
@@ -476,3 +478,282 @@ def test_github_base_url_must_be_https_unless_local() -> None:
     for url in ("http://api.github.com", "ftp://api.github.com", "api.github.com", "http://127.0.0.1.evil"):
         with pytest.raises(ValidationError, match="GITHUB_BASE_URL"):
             Settings(github_base_url=url)
+
+
+# --- the function models: schema and argument checks ---------------------------------------------
+
+REQUIRED = {
+    "search_repositories": ["query"],
+    "get_repository": ["repo"],
+    "get_file_contents": ["repo", "path"],
+    "list_commits": ["repo"],
+    "list_issues": ["repo"],
+    "get_issue": ["repo", "number"],
+    "search_issues": ["query"],
+    "list_pull_requests": ["repo"],
+    "get_pull_request": ["repo", "number"],
+    "get_user": ["username"],
+    "search_code": ["query"],
+    "list_branches": ["repo"],
+}
+
+BAD_ARGUMENTS: list[tuple[str, dict[str, Any], str]] = [
+    ("get_issue", {"repo": "octo-org/widgets", "number": "seven"}, "number must be a positive whole number"),
+    ("get_issue", {"number": 0}, "repo is required; number must be a positive whole number"),
+    ("get_issue", {"repo": None, "number": 1}, "repo is required"),
+    ("list_issues", {"repo": "octo-org/widgets", "state": "merged"}, "state must be open, closed or all"),
+    ("list_issues", {"repo": "octo-org/widgets", "labels": "bug"}, "labels: Input should be a valid list"),
+    ("search_code", {"query": "   "}, "query is required"),
+    ("get_user", {}, "username is required"),
+    ("list_branches", {"repo": "octo-org/widgets", "limit": True}, "limit must be a positive whole number"),
+    ("list_branches", {"repo": "octo-org/widgets", "limit": 2.5}, "limit must be a positive whole number"),
+    ("get_file_contents", {"repo": "octo-org/widgets", "path": 7}, "path must be a string"),
+]
+
+
+def session_for(github: FakeGitHub, token: str | None = TOKEN):
+    from artificer.agents.git_mcp import GitHubSession, make_client
+
+    return GitHubSession(client=make_client(token, github.url), authenticated=token is not None)
+
+
+def test_each_function_declares_the_schema_of_its_model() -> None:
+    from artificer.agents.git_mcp import FUNCTIONS, GROUPS
+
+    assert {f.name: f.parameters()["required"] for f in FUNCTIONS} == REQUIRED
+    assert {f.group for f in FUNCTIONS} == set(GROUPS)
+    for function in FUNCTIONS:
+        schema = function.parameters()
+        assert schema["type"] == "object" and "title" not in schema, function.name
+        assert set(schema["properties"]) == set(function.model_fields), function.name
+        for name, prop in schema["properties"].items():
+            # every argument is typed and described; an optional one is its type, not "anyOf null"
+            assert prop.get("type") and prop.get("description"), (function.name, name)
+            assert "anyOf" not in prop and "title" not in prop, (function.name, name)
+            assert prop.get("default", "") is not None, (function.name, name)
+    issues = {f.name: f for f in FUNCTIONS}["list_issues"].parameters()["properties"]
+    assert issues["state"]["enum"] == ["open", "closed", "all"]
+    assert issues["labels"] == {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "Only issues with all these.",
+    }
+
+
+async def test_bad_arguments_get_the_models_message_and_reach_no_github(github) -> None:
+    from artificer.agents.git_mcp import GROUPS, GitHubCallFailed, function_tools
+
+    github.repos["octo-org/widgets"]["issues"].append({"number": 4, "title": "Fix crash", "pull": True})
+    session = session_for(github)
+    tools = {t.name: t for t in function_tools(session, GROUPS)}
+    try:
+        for name, arguments, message in BAD_ARGUMENTS:
+            with pytest.raises(GitHubCallFailed) as failed:
+                await tools[name].handler(arguments)
+            assert str(failed.value) == message, (name, arguments)
+        assert not github.requests and not session.failures
+        # null means "not given", whole floats are whole numbers, a large limit is capped
+        issues = await tools["list_issues"].handler(
+            {"repo": " octo-org/widgets ", "state": None, "labels": ["bug"], "limit": 100.0}
+        )
+        # (the fake does not filter by label)
+        assert [(i["number"], i["is_pull_request"]) for i in issues] == [(1, False), (2, False), (4, True)]
+    finally:
+        await session.close()
+    [repo, listing] = github.requests  # the listed issues were not fetched again one by one
+    assert repo.path == "/repos/octo-org/widgets"
+    assert listing.path == "/repos/octo-org/widgets/issues"
+    assert listing.query["state"] == "open" and listing.query["labels"] == "bug"
+
+
+async def test_a_bad_argument_from_the_model_is_fed_back_as_the_models_error(
+    database_url, make_user, gemini, github, pool
+) -> None:
+    from artificer.agents.git_mcp import FUNCTIONS
+
+    user = await make_user()
+    gemini.script(
+        Turn(text="", function_calls=[("get_issue", {"number": "seven"})]),
+        Turn(text="I need the repository."),
+    )
+    async with in_process(settings(database_url, user, gemini, github)) as client:
+        result = await client.call_tool(TOOL, {"input": "read issue seven"})
+        assert not result.is_error, result.content
+    assert result.structured_content["toolCalls"] == [
+        {"name": "get_issue", "arguments": {"number": "seven"}, "ok": False}
+    ]
+    [response] = function_responses(gemini)
+    assert response["response"]["error"] == (
+        "Error: repo is required; number must be a positive whole number"
+    )
+    # the declarations the model got are the models' schemas
+    declarations = {
+        f["name"]: f for tool in gemini.bodies()[0]["tools"] for f in tool.get("functionDeclarations", [])
+    }
+    for function in FUNCTIONS:
+        declared = declarations[function.name]
+        assert declared["description"] == function.description
+        assert set(declared) == {"name", "description", "parameters_json_schema"}, set(declared)
+        assert declared["parameters_json_schema"] == function.parameters()
+    assert not github.requests
+    assert await pool.fetchval("select count(*) from github_repositories") == 0
+
+
+# --- threads and imports ----------------------------------------------------------------------------
+
+
+async def test_github_calls_run_on_their_own_thread_limiter(github) -> None:
+    from artificer.agents.git_mcp import GITHUB_THREADS, GROUPS, function_tools
+
+    session = session_for(github)
+    [get_user] = [t for t in function_tools(session, GROUPS) if t.name == "get_user"]
+    default = anyio.to_thread.current_default_thread_limiter()
+    results: list[Any] = []
+
+    async def ask() -> None:
+        results.append(await get_user.handler({"username": "octocat"}))
+
+    # every default worker thread busy (e.g. slow token verification): GitHub calls still run
+    busy = [object() for _ in range(int(default.total_tokens))]
+    for borrower in busy:
+        default.acquire_on_behalf_of_nowait(borrower)
+    try:
+        with anyio.fail_after(10):  # on the default limiter it would wait for ever
+            await ask()
+    finally:
+        for borrower in busy:
+            default.release_on_behalf_of(borrower)
+    assert results[-1]["name"] == "The Octocat"
+
+    # every GitHub thread busy (slow GitHub): other thread work still runs, the next GitHub call waits
+    slow = [object() for _ in range(int(GITHUB_THREADS.total_tokens))]
+    for borrower in slow:
+        GITHUB_THREADS.acquire_on_behalf_of_nowait(borrower)
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(ask)
+            await anyio.wait_all_tasks_blocked()
+            assert GITHUB_THREADS.statistics().tasks_waiting == 1
+            assert len(github.requests) == 1  # only the first call's
+            assert await anyio.to_thread.run_sync(lambda: "other work") == "other work"
+            GITHUB_THREADS.release_on_behalf_of(slow.pop())
+    finally:
+        for borrower in slow:
+            GITHUB_THREADS.release_on_behalf_of(borrower)
+        await session.close()
+    assert [r["name"] for r in results] == ["The Octocat"] * 2
+    assert [r.path for r in github.requests] == ["/users/octocat"] * 2
+
+
+def test_pygithub_is_imported_on_first_use_only() -> None:
+    import subprocess
+
+    code = (
+        "import sys, artificer.server.app, artificer.agents.git_mcp\n"
+        "loaded = [m for m in ('github', 'requests', 'urllib3') if m in sys.modules]\n"
+        "assert 'github' not in sys.modules, loaded\n"
+        "print(loaded)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"  # nor requests/urllib3, which PyGithub pulls in
+
+
+# --- recording repositories: one upsert ---------------------------------------------------------------
+
+
+def ref(owner: str, name: str, **fields: Any):
+    from artificer.common.records import RepositoryRef
+
+    return RepositoryRef(owner=owner, name=name, **fields)
+
+
+async def record(pool, user: uuid.UUID, refs: list[Any]) -> list[str]:
+    """Record as `user`; the statements the connection ran for it."""
+    from artificer.storage import github as repositories
+    from artificer.storage.database import as_user
+
+    statements: list[str] = []
+    async with as_user(pool, {"sub": str(user), "role": "authenticated"}) as conn:
+        with conn.query_logger(lambda logged: statements.append(logged.query)):
+            await repositories.record_repositories(conn, refs)
+            await anyio.lowlevel.checkpoint()  # the logger is called soon after the statement
+    return statements
+
+
+async def repository_rows(pool) -> list[Any]:
+    return await pool.fetch(
+        "select user_id, repo_owner, repo_name, repo_url, default_branch, is_active, last_accessed "
+        "from github_repositories order by user_id, lower(repo_owner), lower(repo_name)"
+    )
+
+
+async def test_recording_a_repository_twice_keeps_one_row_and_updates_last_accessed(make_user, pool) -> None:
+    user = await make_user()
+    widgets = ref("octo-org", "widgets", url="https://github.com/octo-org/widgets", default_branch="trunk")
+    statements = await record(pool, user, [widgets, ref("octocat", "hello")])
+    assert len(statements) == 1 and statements[0].lstrip().lower().startswith("insert")
+    [first, hello] = sorted(await repository_rows(pool), key=lambda r: r["repo_owner"])
+    assert (first["user_id"], first["repo_owner"], first["repo_name"]) == (user, "octo-org", "widgets")
+    assert (first["repo_url"], first["default_branch"], first["is_active"]) == (
+        "https://github.com/octo-org/widgets",
+        "trunk",
+        True,
+    )
+    assert first["last_accessed"] is not None
+    # defaults for what GitHub did not say
+    assert (hello["repo_url"], hello["default_branch"]) == ("https://github.com/octocat/hello", "main")
+
+    # again, in another case and twice in one list: the same row, only last_accessed moves
+    statements = await record(
+        pool, user, [ref("OCTO-ORG", "Widgets", url="https://elsewhere.example", default_branch="dev")] * 2
+    )
+    assert len(statements) == 1
+    [again, _] = sorted(await repository_rows(pool), key=lambda r: r["repo_owner"])
+    assert again["last_accessed"] > first["last_accessed"]
+    assert {k: v for k, v in again.items() if k != "last_accessed"} == {
+        k: v for k, v in first.items() if k != "last_accessed"
+    }
+
+
+async def test_recording_keeps_each_users_rows_their_own(make_user, pool) -> None:
+    from artificer.storage import github as repositories
+    from artificer.storage.database import as_user
+
+    alice, bob = await make_user(), await make_user()
+    await record(pool, alice, [ref("octo-org", "widgets")])
+    [alices] = await repository_rows(pool)
+    await record(pool, bob, [ref("Octo-Org", "widgets")])
+    rows = await repository_rows(pool)
+    assert sorted((r["user_id"], r["repo_owner"]) for r in rows) == sorted(
+        [(alice, "octo-org"), (bob, "Octo-Org")]
+    )
+    # bob's recording neither touched alice's row nor made bob see it
+    assert next(r for r in rows if r["user_id"] == alice) == alices
+    async with as_user(pool, {"sub": str(bob), "role": "authenticated"}) as conn:
+        visible = await repositories.list_repositories(conn, active_only=False)
+    assert [(r.user_id, r.owner) for r in visible] == [(bob, "Octo-Org")]
+
+
+async def test_concurrent_recordings_of_one_repository_make_one_row(make_user, pool) -> None:
+    user = await make_user()
+    async with anyio.create_task_group() as group:
+        for owner in ("octo-org", "Octo-Org", "OCTO-ORG"):
+            group.start_soon(record, pool, user, [ref(owner, "widgets")])
+    assert len(await repository_rows(pool)) == 1
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (ref("octo-org/x", "widgets"), "owner must be"),
+        (ref("octo-org", ""), "name must be"),
+        (ref("octo-org", " widgets"), "name must be"),
+        (ref("octo-org", "widgets", default_branch="b" * 101), "default_branch must be"),
+    ],
+)
+async def test_recording_bad_names_raises_and_records_nothing(make_user, pool, bad, message) -> None:
+    user = await make_user()
+    with pytest.raises(ValueError, match=message):
+        await record(pool, user, [ref("octocat", "hello"), bad])
+    assert await repository_rows(pool) == []

@@ -21,13 +21,19 @@ class FakeAnthropic(FakeLLM):
     def is_stream(self, request: RecordedRequest) -> bool:
         return bool((request.json or {}).get("stream"))
 
+    def _input_usage(self, turn: Turn) -> dict[str, int]:
+        """As the real API reports them: `input_tokens` leaves out the cache reads and writes."""
+        return {
+            "input_tokens": turn.input_tokens - turn.cache_read_tokens - turn.cache_write_tokens,
+            "cache_creation_input_tokens": turn.cache_write_tokens,
+            "cache_read_input_tokens": turn.cache_read_tokens,
+        }
+
     def _usage(self, turn: Turn) -> dict[str, Any]:
         # output_tokens includes the thinking tokens, as the real API reports them.
         return {
-            "input_tokens": turn.input_tokens,
+            **self._input_usage(turn),
             "output_tokens": turn.output_tokens + turn.reasoning_tokens,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
             "output_tokens_details": {"thinking_tokens": turn.reasoning_tokens},
         }
 
@@ -146,7 +152,7 @@ class FakeAnthropic(FakeLLM):
                         "content": [],
                         "stop_reason": None,
                         "stop_sequence": None,
-                        "usage": {"input_tokens": turn.input_tokens, "output_tokens": 1},
+                        "usage": {**self._input_usage(turn), "output_tokens": 1},
                     },
                 },
                 "message_start",

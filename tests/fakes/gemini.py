@@ -33,6 +33,8 @@ class FakeGemini(FakeLLM):
         }
         if turn.reasoning_tokens:
             usage["thoughtsTokenCount"] = turn.reasoning_tokens
+        if turn.cache_read_tokens:  # part of promptTokenCount
+            usage["cachedContentTokenCount"] = turn.cache_read_tokens
         return usage
 
     def _extras(self, turn: Turn) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -104,6 +106,8 @@ class FakeGemini(FakeLLM):
             """Like the real API, every chunk carries the counts so far: one output token per text
             chunk sent (at most the turn's `output_tokens`; the last chunk reports the turn's)."""
             usage = {"promptTokenCount": turn.input_tokens}
+            if turn.cache_read_tokens:
+                usage["cachedContentTokenCount"] = turn.cache_read_tokens
             sent = min(len(text_indexes), turn.output_tokens)
             if sent:
                 usage.update(candidatesTokenCount=sent, totalTokenCount=turn.input_tokens + sent)

@@ -29,7 +29,8 @@ class FakeGitHub(FakeHTTPServer):
     """The one token accepted; any other `Authorization` header gets 401 Bad credentials."""
     repos: dict[str, dict[str, Any]] = field(default_factory=dict)
     """owner/name → {"description", "default_branch", "issues": [..], "branches": [..], "json": {..}}
-    ("json": fields that override the repository's JSON as served, e.g. a malformed full_name)"""
+    ("json": fields that override the repository's JSON as served, e.g. a malformed full_name; an issue
+    with "pull": True is a pull request, listed with GitHub's `pull_request` key)"""
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     code: list[dict[str, Any]] = field(default_factory=list)
     """Code search hits: {"repo", "path"}."""
@@ -88,12 +89,13 @@ class FakeGitHub(FakeHTTPServer):
 
     def issue_json(self, full_name: str, issue: dict[str, Any]) -> dict[str, Any]:
         number = issue["number"]
+        kind = "pull" if issue.get("pull") else "issues"
         return {
             "id": 1000 + number,
             "node_id": f"I_{number}",
             "url": self._api(f"/repos/{full_name}/issues/{number}"),
             "repository_url": self._api(f"/repos/{full_name}"),
-            "html_url": f"https://github.com/{full_name}/issues/{number}",
+            "html_url": f"https://github.com/{full_name}/{kind}/{number}",
             "number": number,
             "state": issue.get("state", "open"),
             "title": issue["title"],
@@ -109,6 +111,11 @@ class FakeGitHub(FakeHTTPServer):
             "updated_at": UPDATED,
             "closed_at": None,
             "author_association": "OWNER",
+            **(
+                {"pull_request": {"url": self._api(f"/repos/{full_name}/pulls/{number}")}}
+                if issue.get("pull")
+                else {}
+            ),
         }
 
     # --- routing ----------------------------------------------------------------------------------

@@ -35,8 +35,14 @@ class Turn:
     function_calls: Sequence[tuple[str, dict[str, Any]]] = ()
     native: Sequence[NativeUse] = ()
     input_tokens: int = 12
+    """Every prompt token, the cached ones included (each fake reports them in its wire format:
+    Anthropic's `input_tokens` leaves out the cache reads and writes)."""
     output_tokens: int = 7
     reasoning_tokens: int = 0
+    cache_read_tokens: int = 0
+    """Of `input_tokens`: read from the prompt cache (every provider reports them)."""
+    cache_write_tokens: int = 0
+    """Of `input_tokens`: written to the prompt cache (only Anthropic reports them)."""
     refusal: bool = False
     cut_after_text: int | None = None
     """Streams only: drop the connection after this many text deltas (0 = before any)."""
@@ -136,7 +142,7 @@ MAX_RETRIES = 2
 
 def settings_for(fake: FakeLLM, **overrides: Any) -> Any:
     """`Settings` that point the fake's provider SDK at it: a key, its base URL, few retries."""
-    from artificer.server.settings import Settings
+    from artificer.common.settings import Settings
 
     base = {"google": fake.url, "openai": f"{fake.url}/v1", "anthropic": fake.url}[fake.name]
     values: dict[str, Any] = {

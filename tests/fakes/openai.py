@@ -37,6 +37,8 @@ class FakeOpenAI(FakeLLM):
             "completion_tokens": completion,
             "total_tokens": turn.input_tokens + completion,
             "completion_tokens_details": {"reasoning_tokens": turn.reasoning_tokens},
+            # part of prompt_tokens, as the real API reports them
+            "prompt_tokens_details": {"cached_tokens": turn.cache_read_tokens, "audio_tokens": 0},
         }
 
     def answer(self, turn: Turn, request: RecordedRequest) -> Reply:
@@ -166,7 +168,7 @@ class FakeOpenAI(FakeLLM):
             "tools": [],
             "usage": {
                 "input_tokens": turn.input_tokens,
-                "input_tokens_details": {"cached_tokens": 0},
+                "input_tokens_details": {"cached_tokens": turn.cache_read_tokens},
                 "output_tokens": turn.output_tokens + turn.reasoning_tokens,
                 "output_tokens_details": {"reasoning_tokens": turn.reasoning_tokens},
                 "total_tokens": turn.input_tokens + turn.output_tokens + turn.reasoning_tokens,

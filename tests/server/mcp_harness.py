@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+from artificer.common.settings import Settings
 from artificer.server.app import build_server
-from artificer.server.settings import Settings
 from fakes.gemini import FakeGemini  # type: ignore[import-not-found]
 from fakes.llm import Turn  # type: ignore[import-not-found]
 from mcp.client import Client

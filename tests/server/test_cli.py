@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio
+import anyio.abc
 import asyncpg
+import httpx2
 import pytest
+from anyio.streams.text import TextReceiveStream
 
 pytestmark = pytest.mark.anyio
 
@@ -286,3 +293,126 @@ async def test_serve_http_checks_token_verification_before_touching_the_database
         assert await conn.fetchval("select to_regnamespace('auth')") is None
     finally:
         await conn.close()
+
+
+# --- secrets never reach the process's log ---------------------------------------------------------
+
+SECRETS = {
+    "openai": "sk-proj-s3cretKEYabcdefghijklmnop",
+    "google": "AIzaS3cretKEYabcdefghijklmnopqrstuvwxyz0",
+    "github": "ghp_S3cretTOKENabcdefghijklmnopqrstuv",
+    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzM2NyZXQifQ.S3cretSIGNATUREabcdef",
+    "bearer": "S3cretBEARERabcdefgh",
+    "db": "s3cret-db-password",
+}
+
+
+def assert_no_secret(text: str) -> None:
+    leaked = [name for name, secret in SECRETS.items() if secret in text or "3cret" in text]
+    assert not leaked, f"{leaked} leaked into:\n{text}"
+
+
+LOGGING_PROBE = f"""
+import logging, sys
+from artificer.server.cli import configure_logging
+
+secrets = {SECRETS!r}
+configure_logging("DEBUG")
+log = logging.getLogger("artificer.probe")
+dsn = "postgresql://app:" + secrets["db"] + "@db.example.test:5432/app"
+log.warning("key %s and google %s", secrets["openai"], secrets["google"])
+log.info("github token " + secrets["github"] + " and a JWT %s", secrets["jwt"])
+log.error("sent Authorization: Bearer %s to %s", secrets["bearer"], dsn)
+logging.getLogger("uvicorn.error").warning("dsn %r; keyword form password=%s", dsn, secrets["db"])
+try:
+    raise RuntimeError("upstream refused " + secrets["openai"] + " at " + dsn)
+except RuntimeError:
+    log.exception("call failed")
+log.warning("stack", stack_info=True, extra={{"note": secrets["github"]}})
+log.warning("bad arguments %d", secrets["github"])  # formatting fails: the handler's error report
+print("probe done", file=sys.stderr)
+"""
+
+
+async def test_the_log_handler_redacts_secrets_in_messages_args_and_tracebacks(tmp_path: Path) -> None:
+    result = await anyio.run_process(
+        [sys.executable, "-c", LOGGING_PROBE], env=clean_env(), cwd=tmp_path, check=False
+    )
+    stderr = result.stderr.decode()
+    assert result.returncode == 0, stderr
+    assert stderr.rstrip().endswith("probe done"), stderr
+    lines = stderr.splitlines()
+    for expected in (
+        "WARNING artificer.probe: key [redacted] and google [redacted]",
+        "INFO artificer.probe: github token [redacted] and a JWT [redacted]",
+        "ERROR artificer.probe: sent Authorization: [redacted] to postgresql://app:[redacted]@db.example.test",
+        "WARNING uvicorn.error: dsn 'postgresql://app:[redacted]@db.example.test:5432/app'; "
+        "keyword form password=[redacted]",
+        "RuntimeError: upstream refused [redacted] at postgresql://app:[redacted]@db.example.test:5432/app",
+    ):
+        assert any(expected in line for line in lines), f"{expected!r} not in:\n{stderr}"
+    assert "Traceback (most recent call last)" in stderr  # the traceback is kept, redacted
+    assert_no_secret(stderr)
+
+
+async def _read_until(stream: anyio.abc.ByteReceiveStream, seen: list[str], pattern: str) -> re.Match[str]:
+    """Read `stream` into `seen` until the text read so far matches `pattern`."""
+    async for chunk in TextReceiveStream(stream):
+        seen.append(chunk)
+        match = re.search(pattern, "".join(seen))
+        if match:
+            return match
+    raise AssertionError(f"the output ended before {pattern!r}:\n{''.join(seen)}")
+
+
+async def test_serve_http_logs_requests_with_their_secrets_redacted(
+    database_url: str, tmp_path: Path
+) -> None:
+    parts = urlsplit(database_url)
+    if not parts.password:  # the test servers trust local connections: a password is not checked
+        user, server = parts.username or "postgres", parts.netloc.rpartition("@")[2]
+        database_url = urlunsplit(parts._replace(netloc=f"{user}:{SECRETS['db']}@{server}"))
+    env = clean_env(
+        DATABASE_URL=database_url,
+        ARTIFICER_JWT_SECRET="a-secret-long-enough-for-hs256-0123456789",
+        ARTIFICER_LOG_LEVEL="INFO",
+    )
+    query = "&".join(
+        [
+            f"key={SECRETS['openai']}",
+            f"google={SECRETS['google']}",
+            f"token={SECRETS['github']}",
+            f"jwt={SECRETS['jwt']}",
+            f"db=postgresql://app:{SECRETS['db']}@db.example.test/app",
+        ]
+    )
+    seen: list[str] = []
+    command = [str(ARTIFICER), "serve", "--transport", "http", "--port", "0"]
+    with anyio.fail_after(60):
+        async with await anyio.open_process(command, env=env, cwd=tmp_path) as process:
+            assert process.stderr is not None
+            try:
+                started = await _read_until(
+                    process.stderr, seen, r"Uvicorn running on http://127\.0\.0\.1:(\d+)"
+                )
+                async with httpx2.AsyncClient() as client:
+                    response = await client.get(f"http://127.0.0.1:{started[1]}/health?{query}")
+                assert response.status_code == 200
+                await _read_until(process.stderr, seen, r'"GET /health\?[^"]*" 200')
+            finally:
+                with contextlib.suppress(ProcessLookupError):  # it may have exited (a failed start)
+                    process.send_signal(signal.SIGINT)
+                async for chunk in TextReceiveStream(process.stderr):
+                    seen.append(chunk)
+        assert process.returncode == 130, "".join(seen)  # interrupted: `artificer: interrupted`
+    stderr = "".join(seen)
+    access = next(line for line in stderr.splitlines() if "GET /health?" in line)
+    assert "key=[redacted]&google=[redacted]&token=[redacted]&jwt=[redacted]" in access, access
+    assert "db=postgresql://app:[redacted]@db.example.test/app" in access, access
+    assert_no_secret(stderr)
+
+
+async def test_an_unknown_log_level_is_one_line(tmp_path: Path) -> None:
+    result = await artificer("db", "status", env=clean_env(ARTIFICER_LOG_LEVEL="chatty"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "invalid ARTIFICER_LOG_LEVEL 'chatty'" in one_error_line(result)

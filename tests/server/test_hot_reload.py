@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import anyio
 import pytest
-from artificer.server.app import build_server, load_catalog
-from artificer.server.catalog import LISTEN_APPLICATION_NAME, CatalogService
+from artificer.server import resources
+from artificer.server.app import AGENTS, build_server
+from artificer.server.catalog import LISTEN_APPLICATION_NAME, CatalogService, load_catalog
 from artificer.server.identity import make_hs256_token
 from fakes.gemini import FakeGemini
 from mcp.client import Client
@@ -66,18 +68,22 @@ async def test_handshake_client_gets_list_changed(
 
 async def test_model_config_change_updates_model_enum(database_url: str, make_user, gemini, pool) -> None:
     user = await make_user()
+    changed = anyio.Event()
+
+    async def on_message(message) -> None:
+        if getattr(getattr(message, "root", message), "method", None) == "notifications/tools/list_changed":
+            changed.set()
+
     settings = make_settings(database_url, user, gemini)
-    async with Client(build_server(settings), mode="legacy") as client:
+    async with Client(build_server(settings), mode="legacy", message_handler=on_message) as client:
         tool = next(t for t in (await client.list_tools()).tools if t.name == "document_agent")
         before = tool.input_schema["properties"]["model"]["enum"]
         assert "gemini-2.5-pro" in before
         await pool.execute("update model_config set is_active = false where model_id = 'gemini-2.5-pro'")
         with anyio.fail_after(1.0):
-            while True:
-                tool = next(t for t in (await client.list_tools()).tools if t.name == "document_agent")
-                if "gemini-2.5-pro" not in tool.input_schema["properties"]["model"]["enum"]:
-                    break
-                await anyio.sleep(0.05)
+            await changed.wait()
+        tool = next(t for t in (await client.list_tools()).tools if t.name == "document_agent")
+        assert "gemini-2.5-pro" not in tool.input_schema["properties"]["model"]["enum"]
         refused = await client.call_tool(
             "document_agent", {"operation": "create", "instruction": "x", "model": "gemini-2.5-pro"}
         )
@@ -104,6 +110,18 @@ async def test_modern_client_gets_listen_event(
             ]
 
 
+async def wait_for_listener(pool, *, since: datetime | None) -> None:
+    """Until the server's LISTEN connection (one that started after `since`) is in pg_stat_activity."""
+    with anyio.fail_after(5.0):
+        while not await pool.fetchval(  # noqa: ASYNC110 — no event: the server connects on its own
+            "select count(*) from pg_stat_activity where datname = current_database() "
+            "and application_name = $1 and ($2::timestamptz is null or backend_start > $2)",
+            LISTEN_APPLICATION_NAME,
+            since,
+        ):
+            await anyio.sleep(0.02)
+
+
 async def test_listen_reconnects_after_connection_loss(database_url: str, make_user, gemini, pool) -> None:
     user = await make_user()
     changed = anyio.Event()
@@ -114,14 +132,17 @@ async def test_listen_reconnects_after_connection_loss(database_url: str, make_u
 
     settings = make_settings(database_url, user, gemini)
     async with Client(build_server(settings), mode="legacy", message_handler=on_message) as client:
+        # the server opens its LISTEN connection in the background once it serves
+        await wait_for_listener(pool, since=None)
         # kill the server's LISTEN connection, as a database restart would
+        killed_at = await pool.fetchval("select clock_timestamp()")
         killed = await pool.fetchval(
             "select count(pg_terminate_backend(pid)) from pg_stat_activity "
             "where datname = current_database() and application_name = $1",
             LISTEN_APPLICATION_NAME,
         )
         assert killed >= 1
-        await anyio.sleep(0.5)
+        await wait_for_listener(pool, since=killed_at)  # back: a new connection (the catalog LISTENs on it)
         await pool.execute(DISABLE_SUGGESTION)
         with anyio.fail_after(3.0):
             await changed.wait()
@@ -154,7 +175,10 @@ async def test_a_change_between_startup_load_and_listen_is_not_missed(
     database_url: str, gemini: FakeGemini, pool
 ) -> None:
     settings = make_settings(database_url, None, gemini)
-    service = CatalogService(loader=lambda: load_catalog(pool, settings), listen_dsn=database_url)
+    service = CatalogService(
+        loader=lambda: load_catalog(pool, settings, AGENTS, extra_tools=resources.READ_ONLY_TOOLS),
+        listen_dsn=database_url,
+    )
     first = await service.reload()
     assert "suggest" in [op.name for op in first.agents["document_agent"].enabled_operations]
     await pool.execute(DISABLE_SUGGESTION)  # its NOTIFY goes out while nobody listens yet

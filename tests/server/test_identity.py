@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import uuid
 
 import jwt
 import pytest
-from artificer.server.app import resolve_local_user
-from artificer.server.identity import IdentityError, JWTVerifier, caller_from_access_token, make_hs256_token
-from artificer.server.settings import Settings
+from artificer.common.settings import Settings
+from artificer.server.identity import (
+    IdentityError,
+    JWTVerifier,
+    caller_from_access_token,
+    make_hs256_token,
+    resolve_local_user,
+)
 from artificer.storage.database import as_user
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fakes.http import FakeHTTPServer, Reply
@@ -152,3 +159,10 @@ async def test_stdio_user_carries_its_app_metadata_role(pool, make_user) -> None
     with pytest.raises(IdentityError, match="not a user"):
         missing = Settings(_env_file=None, user_id=str(uuid.uuid4()))  # type: ignore[call-arg]
         await resolve_local_user(pool, missing, embedded=False)
+
+
+def test_the_stdio_server_does_not_load_pyjwt() -> None:
+    """PyJWT (and the `cryptography` backends it loads) serves HTTP only: a stdio start-up skips it."""
+    code = "import sys, artificer.server.cli, artificer.server.app; print('jwt' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

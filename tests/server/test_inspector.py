@@ -1,4 +1,5 @@
-"""Smoke test with the MCP Inspector CLI over stdio (skipped only when `npx` is missing).
+"""Smoke test with the MCP Inspector CLI over stdio (skipped when `npx` is missing, or within seconds when
+the npm registry cannot be reached to install the Inspector).
 
 The command it runs (Node 20 resolves @modelcontextprotocol/inspector 0.15.0):
 
@@ -13,8 +14,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 
 import anyio
+import httpx2
 import pytest
 from fakes.llm import Turn
 from mcp_harness import count_rows, server_env
@@ -26,6 +29,33 @@ pytestmark = [
 ]
 
 INSPECTOR = ["npx", "-y", "@modelcontextprotocol/inspector", "--cli"]
+PROBE_TIMEOUT = 5.0
+
+
+def npm_registry() -> str:
+    """The registry npx installs from (npm's configuration: .npmrc, npm_config_registry …)."""
+    try:
+        configured = subprocess.run(
+            ["npm", "config", "get", "registry"], capture_output=True, text=True, timeout=15, check=False
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        configured = ""
+    return configured if configured.startswith("http") else "https://registry.npmjs.org/"
+
+
+@pytest.fixture(scope="session", autouse=True)  # session: it runs before the database fixtures
+def npm_registry_reachable() -> None:
+    """Skip at once when the registry does not answer: npx would otherwise hang until its own timeouts."""
+    registry = npm_registry()
+    url = registry.rstrip("/") + "/@modelcontextprotocol%2Finspector"
+    try:
+        answer = httpx2.get(
+            url, timeout=PROBE_TIMEOUT, headers={"Accept": "application/vnd.npm.install-v1+json"}
+        )
+    except httpx2.HTTPError as error:
+        pytest.skip(f"the npm registry {registry} is unreachable ({type(error).__name__}: {error})")
+    if answer.status_code != 200:  # (a proxy may answer for a registry that is not there)
+        pytest.skip(f"the npm registry {registry} does not serve the Inspector (HTTP {answer.status_code})")
 
 
 async def inspector(env: dict[str, str], *method: str) -> dict:

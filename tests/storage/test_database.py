@@ -7,16 +7,19 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-from artificer.server.settings import Settings
+from artificer.common.settings import Settings
 from artificer.storage.database import (
     DatabaseError,
+    DatabaseTarget,
     as_user,
     connect,
     create_pool,
     describe_server,
     redact_dsn,
     resolve_database,
+    translate_connect_error,
 )
+from session_state import leftovers_after_release, session_leftovers  # type: ignore[import-not-found]
 
 pytestmark = pytest.mark.anyio
 
@@ -244,3 +247,86 @@ async def test_session_work_goes_to_the_direct_url(
             assert await conn.fetchval("select current_database()") == expected
         finally:
             await conn.close()
+
+
+def test_database_target_repr_hides_the_passwords() -> None:
+    target = DatabaseTarget(
+        dsn="postgresql://app:s3cret-pool@pooler.example.test:6543/db?sslmode=require",
+        location="Postgres at pooler.example.test:6543 (DATABASE_URL)",
+        direct_dsn="postgresql://app@db.example.test/db?password=s3cret-direct",
+    )
+    shown = f"{target!r} {target} {[target]}"
+    assert "s3cret" not in shown
+    assert "postgresql://app:***@pooler.example.test:6543/db?sslmode=require" in shown
+    assert "postgresql://app@db.example.test/db?password=***" in shown
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ValueError("invalid value 's3cret/pw' in postgresql://u:s3cret%2Fpw@h/db"),
+        asyncpg.PostgresError("password s3cret/pw did not work"),
+        RuntimeError("driver echoed postgresql://u:s3cret%2Fpw@h/db"),
+    ],
+)
+def test_a_connect_error_that_echoes_the_password_is_masked(error: Exception) -> None:
+    message = str(translate_connect_error("postgresql://u:s3cret%2Fpw@h/db", error, 1.0))
+    assert "s3cret" not in message
+    assert "***" in message
+
+
+# --- the pool's skipped reset ----------------------------------------------------------------------
+# `keep_session` skips asyncpg's reset query on release, on the claim that Artificer never leaves
+# session-level state on a pooled connection. The first test shows the pool really keeps such state (so the
+# checker, tests/session_state.py, can fail); the next, and tests/server/test_pool_session_state.py with the
+# whole server, demand that Artificer's own pooled work leaves none.
+
+
+@pytest.mark.parametrize(
+    ("statement", "leftover"),
+    [
+        ("set application_name = 'leaked'", "setting application_name"),
+        ("set statement_timeout = '1s'", "setting statement_timeout"),
+        ("set artificer.probe = 'x'", "setting artificer.probe"),
+        ("select set_config('request.jwt.claims', '{}', false)", "setting request.jwt.claims"),
+        ("set role pg_read_all_data", "role pg_read_all_data"),
+        ("create temp table leaked (x int)", "temp table leaked"),
+        ("prepare leaked as select 1", "prepared statement leaked"),
+        ("listen leaked", "listen leaked"),
+        ("select pg_advisory_lock(4242)", "advisory lock 4242"),
+        ("begin; declare leaked cursor with hold for select 1; commit", "cursor leaked"),
+    ],
+)
+async def test_the_pool_keeps_session_state_across_a_release(
+    database_url: str, statement: str, leftover: str
+) -> None:
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            pid = await conn.fetchval("select pg_backend_pid()")
+            assert await session_leftovers(conn) == []
+            await conn.execute(statement)
+        assert await leftovers_after_release(pool, pid) == [leftover]
+    finally:
+        await pool.close()
+
+
+async def test_transaction_local_settings_end_with_the_checkout(database_url: str, make_user) -> None:
+    user = await make_user()
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            pid = await conn.fetchval("select pg_backend_pid()")
+        async with as_user(pool, {"sub": str(user), "role": "authenticated"}) as conn:
+            assert await conn.fetchval("select current_user") == "authenticated"
+            await conn.execute("select pg_advisory_xact_lock(4242)")
+        with pytest.raises(RuntimeError):
+            async with as_user(pool, {"sub": str(user)}) as conn:
+                await conn.execute("set local statement_timeout = '1s'")
+                raise RuntimeError("roll back")
+        assert await leftovers_after_release(pool, pid) == []
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("select current_setting('request.jwt.claims', true)") in (None, "")
+            assert await conn.fetchval("select current_user") != "authenticated"
+    finally:
+        await pool.close()

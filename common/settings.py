@@ -6,12 +6,10 @@ README.md lists them; keep the two in step.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
+from artificer.common.providers import ProviderName
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-Provider = Literal["google", "openai", "anthropic"]
 
 
 def default_data_dir() -> Path:
@@ -92,7 +90,7 @@ class Settings(BaseSettings):
     jwt_audience: str = Field(default="authenticated", validation_alias="ARTIFICER_JWT_AUDIENCE")
 
     # --- providers ------------------------------------------------------------------------------
-    provider: Provider | None = Field(
+    provider: ProviderName | None = Field(
         default=None,
         validation_alias="ARTIFICER_PROVIDER",
         description="Overrides app_settings.activeProvider.",

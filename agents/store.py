@@ -1,0 +1,50 @@
+"""The store an agent call gets: the caller's artifacts and repositories, bound to the caller.
+
+The pipeline builds one per call (`storage.caller_store.CallerStore`) in the caller's row-level-security
+context; agents read and write only through it, never through a pool or a driver. Failures are the typed
+errors of `common.records` (`DocumentNotFound`, `VersionConflict`, `DatabaseUnavailable`, …).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+from uuid import UUID
+
+from artificer.common.records import Document, DocumentKind, RepositoryRef, Suggestion, SuggestionDraft
+
+
+class Store(Protocol):
+    """What an agent may read and write, always as the caller."""
+
+    async def latest(self, document_id: UUID) -> Document:
+        """The latest version of one of the caller's documents (`DocumentNotFound` otherwise)."""
+        ...
+
+    async def version(self, document_id: UUID, version_number: int) -> Document:
+        """One version of one of the caller's documents (`DocumentNotFound` otherwise)."""
+        ...
+
+    async def save_version(
+        self,
+        *,
+        document_id: UUID | None,
+        content: str,
+        title: str | None = None,
+        kind: DocumentKind | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
+    ) -> Document:
+        """Create (`document_id=None`) or append a version in one statement; `VersionConflict` when
+        `expected_version` is no longer the latest."""
+        ...
+
+    async def save_suggestions(
+        self, document: Document, drafts: Sequence[SuggestionDraft]
+    ) -> list[Suggestion]:
+        """Save suggestions for one version of one of the caller's documents, in one statement."""
+        ...
+
+    async def record_repositories(self, repositories: Sequence[RepositoryRef]) -> None:
+        """Note GitHub repositories the caller's call read (new rows, or `last_accessed`), one upsert."""
+        ...
