@@ -13,6 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CODE = ("common", "server", "agents", "storage", "sql", "bench")
 DEV_TOOLS = {"pytest-timeout", "ruff", "mypy"}  # run, never imported
+OPTIONAL_IMPORTS = {"py_mini_racer": "mini-racer"}
+"""Modules of the optional extras (`artificer[v8]`), which a plain `uv sync` does not install."""
 
 
 def normalize(name: str) -> str:
@@ -64,6 +66,8 @@ def third_party(modules: dict[str, Path]) -> dict[str, tuple[set[str], Path]]:
         if module in sys.stdlib_module_names or module == "artificer" or module in local:
             continue
         distributions = {normalize(name) for name in provided.get(module, [])}
+        if not distributions and module in OPTIONAL_IMPORTS:
+            distributions = {OPTIONAL_IMPORTS[module]}
         assert distributions, f"{path} imports {module}, which no installed distribution provides"
         found[module] = (distributions, path)
     return found
