@@ -8,6 +8,7 @@ the metadata key that names the agent); the functions here take it so the messag
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -46,6 +47,8 @@ class Reverted:
     document: Document
     reverted_from: int
     reverted_to: int
+    svg: str | None = None
+    """The drawing saved with the new version (`render`), if any."""
 
 
 MIME_TYPES = {"text": "text/markdown", "python code": "text/x-python", "mermaid code": "text/vnd.mermaid"}
@@ -187,7 +190,12 @@ async def stream_text(call: AgentCall, system: str, prompt: str, *, empty: str) 
 
 
 async def revert(
-    call: AgentCall, agent: ArtifactAgent, document_id: UUID, target_version: int | None
+    call: AgentCall,
+    agent: ArtifactAgent,
+    document_id: UUID,
+    target_version: int | None,
+    *,
+    render: Callable[[str], Awaitable[str | None]] | None = None,
 ) -> Reverted:
     """Copy version `target_version` (default: the one before the latest) forward as a new version.
 
@@ -216,10 +224,12 @@ async def revert(
         "revertedAt": now(),
         "modelUsed": None,
     }
+    svg = await render(old.content or "") if render is not None else None  # a diagram's drawing
     doc = await call.store.save_version(
         document_id=document_id,
         content=old.content or "",
         expected_version=current.version_number,
         metadata=metadata,
+        svg=svg,
     )
-    return Reverted(doc, current.version_number, target)
+    return Reverted(doc, current.version_number, target, svg)

@@ -45,10 +45,18 @@ class AgentInputError(Exception):
 
     category: ErrorCategory = "user"
 
-    def __init__(self, message: str, *, category: ErrorCategory | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        category: ErrorCategory | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         if category is not None:
             self.category = category
+        self.metadata: Mapping[str, Any] = dict(metadata or {})
+        """Extra `operation_metadata` for the failed call's activity row (as `AgentOutcome.metadata`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +118,24 @@ class AgentCall:
 
 
 @dataclass(frozen=True, slots=True)
+class ResourceRef:
+    """A further resource the tool result links to (besides `AgentOutcome.resource_uri`)."""
+
+    uri: str
+    name: str
+    mime_type: str
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InlineImage:
+    """An image the tool result carries inline (base64 image content)."""
+
+    data: bytes
+    mime_type: str
+
+
+@dataclass(frozen=True, slots=True)
 class AgentOutcome:
     """What one operation produced: the structured result and the resource it touched."""
 
@@ -125,6 +151,10 @@ class AgentOutcome:
     """One line for the text content of the tool result."""
     metadata: Mapping[str, Any] = field(default_factory=dict)
     """Extra `operation_metadata` for the activity log (no secrets, no document text)."""
+    links: tuple[ResourceRef, ...] = ()
+    """More resource links for the tool result (a diagram's SVG and PNG)."""
+    images: tuple[InlineImage, ...] = ()
+    """Images for the tool result's content (a small diagram PNG, when the settings ask for it)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,34 +6,75 @@ a syntax check, its output model) and runs its operations through `run`. Prompts
 (`tools.<op>.systemPrompt`, optional `tools.<op>.userPromptTemplate`): create and generate send the
 instruction (or fill `{instruction}`); update and explain fill `{currentContent}` and `{updateInstruction}`;
 fix fills `{currentContent}` and `{errorInfo}`. The answer is streamed (progress notifications), one
-Markdown fence is stripped, and the source must pass the syntax check before anything is saved or
+Markdown fence is stripped, and the source must pass the agent's check before anything is saved or
 returned. generate returns the source without saving it; the others save a new `Document` version with
 the metadata the original wrote; revert copies an older version forward without a model call.
+
+The repair loop: an answer that fails the check goes back to the model, with the checker's exact message,
+until one passes or `Settings.repair_attempts` answers (default 2, in all) have been tried. Every model
+call is billed and logged by the pipeline (one usage row each); the activity row's metadata records
+`attempts` and `check_errors`. When the last answer fails too, the call is an `InvalidSource` tool error
+(category `api`: the model was used, so the caller's rate-limit slot stays counted) and nothing is saved.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from artificer.agents import artifacts
 from artificer.agents.artifacts import URI_DESCRIPTION, ArtifactAgent, artifact_uri, fill, title_from
-from artificer.agents.base import AgentCall, AgentInputError, AgentOutcome
+from artificer.agents.base import AgentCall, AgentInputError, AgentOutcome, InlineImage, ResourceRef
 from artificer.common.records import Document
 from pydantic import BaseModel, Field
 
-SyntaxCheck = Callable[[str], str | None] | Callable[[str], Awaitable[str | None]]
-"""Returns what is wrong with the source (one line a model can act on), or None when it is fine; a check
-that asks an engine out of process (mermaid) is async."""
+DEFAULT_REPAIR_ATTEMPTS = 2
+"""Model answers per call, in all, when the call carries no settings (`Settings.repair_attempts`)."""
+MAX_LOGGED_ERROR_CHARS = 500
+"""Each checker message kept in the activity row's metadata is cut to this."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """What an agent's check says about a source."""
+
+    problem: str | None = None
+    """What is wrong (the checker's own message, which the model gets back), or None when it passes."""
+    warnings: tuple[str, ...] = ()
+    """Findings that do not fail the check (returned with the result)."""
+    svg: str | None = None
+    """The drawing the check made of a valid diagram, saved with the version."""
+
+
+SourceCheck = Callable[[str], Awaitable[CheckResult]]
+"""Checks one source; a check that asks a process (ruff, the Mermaid engine) does it off the event loop."""
+
+Drawing = Callable[
+    [AgentCall, Document, str], Awaitable[tuple[tuple[ResourceRef, ...], tuple[InlineImage, ...]]]
+]
+"""(call, saved version, its SVG) -> the resource links and inline images of the tool result."""
 
 
 class InvalidSource(AgentInputError):
-    """The model's answer does not pass the agent's syntax check; nothing was saved."""
+    """The model's answers do not pass the agent's check; nothing was saved."""
 
     category = "api"
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """An answer that passed the check, and how many it took."""
+
+    source: str
+    check: CheckResult
+    attempts: int
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return {"attempts": self.attempts, "check_errors": self.errors}
 
 
 class SourceResult(BaseModel):
@@ -61,12 +102,16 @@ class SourceAgent:
     """For messages (`Python`, `Mermaid`)."""
     content_field: str
     """The result field carrying the source (`code`, `diagram`)."""
-    check: SyntaxCheck
+    check: SourceCheck
     output_model: type[SourceResult]
     resource_type: str
     """`agent_activity_logs.resource_type` of its artifacts (`code`, `diagram`); also its `AgentSpec`'s."""
     default_explain: str = ""
     """The explain instruction when the caller gives none."""
+    drawing: Drawing | None = None
+    """For an agent whose check draws (mermaid): the links (and images) of a saved version's drawing."""
+    render: Callable[[str], Awaitable[str | None]] | None = None
+    """For revert: the drawing of the copied source (None when it cannot be drawn)."""
 
 
 def _instruction(call: AgentCall) -> str | None:
@@ -95,40 +140,74 @@ def _config(call: AgentCall, agent: SourceAgent, key: str) -> str:
     return artifacts.required_config(call, agent.artifact.agent_type, key)
 
 
-async def checked(agent: SourceAgent, source: str, *, fixing: bool = False) -> str:
-    """The source if it passes the agent's syntax check, else an `InvalidSource` tool error."""
-    problem = agent.check(source)
-    if inspect.isawaitable(problem):
-        problem = await problem
-    if problem is None:
-        return source
-    if fixing:
-        raise InvalidSource(
-            f"the fixed {agent.language} still has a syntax error ({problem}); nothing was saved. "
-            "Try again with the complete error message."
-        )
-    raise InvalidSource(
-        f"the model's answer is not valid {agent.language} ({problem}); nothing was saved. "
-        "Try again or rephrase the instruction."
+def _attempts(call: AgentCall) -> int:
+    return call.settings.repair_attempts if call.settings is not None else DEFAULT_REPAIR_ATTEMPTS
+
+
+def repair_prompt(agent: SourceAgent, prompt: str, answer: str, problem: str) -> str:
+    """The request again, with the answer that failed and the checker's exact message."""
+    return (
+        f"{prompt}\n\n"
+        f"---\nYour previous answer did not pass the {agent.language} check.\n\n"
+        f"Your answer:\n```\n{answer}\n```\n\n"
+        f"The checker said:\n{problem}\n\n"
+        f"Answer again with the complete corrected {agent.language} only, no explanation."
     )
+
+
+def _logged(problem: str) -> str:
+    return problem if len(problem) <= MAX_LOGGED_ERROR_CHARS else problem[:MAX_LOGGED_ERROR_CHARS] + " …"
 
 
 async def _write(
     call: AgentCall, agent: SourceAgent, system: str, prompt: str, *, fixing: bool = False
-) -> str:
-    source = await artifacts.stream_text(
-        call,
-        system,
-        prompt,
-        empty=f"the model returned no {agent.language}; try again or rephrase the instruction",
-    )
-    return await checked(agent, source, fixing=fixing)
+) -> Written:
+    """Ask the model, check the answer, and send a failing answer back with the checker's message until
+    one passes or the attempts run out (`InvalidSource`, with the attempts and errors for the log)."""
+    attempts = _attempts(call)
+    errors: list[str] = []
+    request = prompt
+    problem = ""
+    for attempt in range(1, attempts + 1):
+        empty = f"the answer contained no {agent.language}"
+        try:
+            source = await artifacts.stream_text(call, system, request, empty=empty)
+        except AgentInputError as error:
+            if str(error) != empty:
+                raise
+            source, result = "", CheckResult(problem=empty)
+        else:
+            result = await agent.check(source)
+        if result.problem is None:
+            return Written(source, result, attempt, errors)
+        problem = result.problem
+        errors.append(_logged(problem))
+        request = repair_prompt(agent, prompt, source, problem)
+    tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+    if fixing:
+        message = (
+            f"the fixed {agent.language} still fails the check after {tries} ({problem}); nothing was "
+            "saved. Try again with the complete error message."
+        )
+    else:
+        message = (
+            f"the model's answer is not valid {agent.language} after {tries} ({problem}); nothing was "
+            "saved. Try again or rephrase the instruction."
+        )
+    raise InvalidSource(message, metadata={"attempts": attempts, "check_errors": errors})
 
 
 def _result(
-    agent: SourceAgent, operation: str, source: str, doc: Document | None, **extra: Any
+    agent: SourceAgent,
+    operation: str,
+    source: str,
+    doc: Document | None,
+    warnings: tuple[str, ...] = (),
+    **extra: Any,
 ) -> SourceResult:
     fields: dict[str, Any] = {"operation": operation, agent.content_field: source, **extra}
+    if warnings and "warnings" in agent.output_model.model_fields:
+        fields["warnings"] = list(warnings)
     if doc is not None:
         fields.update(
             id=doc.id,
@@ -140,9 +219,23 @@ def _result(
     return agent.output_model(**fields)
 
 
-def _outcome(agent: SourceAgent, doc: Document, result: BaseModel, summary: str, **meta: Any) -> AgentOutcome:
+async def _outcome(
+    call: AgentCall,
+    agent: SourceAgent,
+    doc: Document,
+    result: BaseModel,
+    summary: str,
+    svg: str | None = None,
+    **meta: Any,
+) -> AgentOutcome:
     uri = artifact_uri(doc.id, doc.version_number)
+    links: tuple[ResourceRef, ...] = ()
+    images: tuple[InlineImage, ...] = ()
+    if svg is not None and agent.drawing is not None:
+        links, images = await agent.drawing(call, doc, svg)
     return AgentOutcome(
+        links=links,
+        images=images,
         result=result,
         resource_id=doc.id,
         resource_type=agent.resource_type,
@@ -164,11 +257,12 @@ async def generate(call: AgentCall, agent: SourceAgent) -> AgentOutcome:
     system = _config(call, agent, "systemPrompt")
     template = call.tool_config.get("userPromptTemplate")
     prompt = fill(template, {"instruction": instruction}) if isinstance(template, str) else instruction
-    source = await _write(call, agent, system, prompt)
+    written = await _write(call, agent, system, prompt)
+    source = written.source
     return AgentOutcome(
-        result=_result(agent, "generate", source, None, generated=True),
+        result=_result(agent, "generate", source, None, written.check.warnings, generated=True),
         summary=f"Generated {agent.language} ({len(source.splitlines())} lines), not saved:\n\n{source}",
-        metadata={"generated": True, "output_length": len(source)},
+        metadata={"generated": True, "output_length": len(source), **written.metadata},
     )
 
 
@@ -184,7 +278,8 @@ async def create(call: AgentCall, agent: SourceAgent) -> AgentOutcome:
     template = call.tool_config.get("userPromptTemplate")
     values = {"instruction": instruction, "title": title}
     prompt = fill(template, values) if isinstance(template, str) else instruction
-    source = await _write(call, agent, system, prompt)
+    written = await _write(call, agent, system, prompt)
+    source = written.source
     assert call.model is not None
     doc = await call.store.save_version(
         document_id=None,
@@ -192,13 +287,17 @@ async def create(call: AgentCall, agent: SourceAgent) -> AgentOutcome:
         kind=agent.artifact.kind,
         content=source,
         metadata=_signed(agent, "create", createdAt=artifacts.now(), modelUsed=call.model.model_id),
+        svg=written.check.svg,
     )
-    return _outcome(
+    return await _outcome(
+        call,
         agent,
         doc,
-        _result(agent, "create", source, doc),
+        _result(agent, "create", source, doc, written.check.warnings),
         f"Created {doc.title!r} ({doc.id}), version 1.",
+        written.check.svg,
         output_length=len(source),
+        **written.metadata,
     )
 
 
@@ -223,7 +322,8 @@ async def _revise(call: AgentCall, agent: SourceAgent, update_type: str) -> Agen
             "instruction": instruction,
         },
     )
-    source = await _write(call, agent, system, prompt, fixing=update_type == "fix")
+    written = await _write(call, agent, system, prompt, fixing=update_type == "fix")
+    source = written.source
     assert call.model is not None
     if update_type == "fix":
         metadata = _signed(
@@ -247,14 +347,18 @@ async def _revise(call: AgentCall, agent: SourceAgent, update_type: str) -> Agen
         content=source,
         expected_version=current.version_number,
         metadata=metadata,
+        svg=written.check.svg,
     )
     verb = {"update": "Updated", "explain": "Explained", "fix": "Fixed"}[update_type]
-    return _outcome(
+    return await _outcome(
+        call,
         agent,
         doc,
-        _result(agent, update_type, source, doc),
+        _result(agent, update_type, source, doc, written.check.warnings),
         f"{verb} {doc.title!r} ({doc.id}); now version {doc.version_number}.",
+        written.check.svg,
         output_length=len(source),
+        **written.metadata,
     )
 
 
@@ -273,7 +377,7 @@ async def fix(call: AgentCall, agent: SourceAgent) -> AgentOutcome:
 async def revert(call: AgentCall, agent: SourceAgent) -> AgentOutcome:
     document_id = _need_id(call, agent)
     target = getattr(call.arguments, "targetVersion", None)
-    reverted = await artifacts.revert(call, agent.artifact, document_id, target)
+    reverted = await artifacts.revert(call, agent.artifact, document_id, target, render=agent.render)
     doc = reverted.document
     result = _result(
         agent,
@@ -283,12 +387,14 @@ async def revert(call: AgentCall, agent: SourceAgent) -> AgentOutcome:
         revertedFrom=reverted.reverted_from,
         revertedTo=reverted.reverted_to,
     )
-    return _outcome(
+    return await _outcome(
+        call,
         agent,
         doc,
         result,
         f"Reverted {doc.title!r} ({doc.id}) to the content of version {reverted.reverted_to}; "
         f"now version {doc.version_number}.",
+        reverted.svg,
         reverted_from=reverted.reverted_from,
         reverted_to=reverted.reverted_to,
     )

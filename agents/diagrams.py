@@ -51,11 +51,13 @@ BOOT_TIME_LIMIT = 120.0
 """Seconds a worker may take to start and load mermaid.js."""
 MAX_SOURCE_CHARS = 200_000
 """A longer source is refused before it reaches the engine."""
+MAX_SVG_CHARS = 20_000_000
+"""A larger SVG is not rasterized."""
 MAX_ERROR_CHARS = 2_000
 """Mermaid's messages can quote the whole diagram; longer ones are cut."""
 _MAX_REPLY_BYTES = 256 * 1024 * 1024
 
-Operation = Literal["validate", "svg", "png"]
+Operation = Literal["validate", "svg", "png", "raster"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +326,17 @@ class DiagramEngine:
             raise InvalidDiagram(checked.verdict)
         return checked.png
 
+    async def rasterize(self, svg: str) -> bytes:
+        """The PNG of an SVG Mermaid drew (novasvg, in a worker, under the same time limit)."""
+        if len(svg) > MAX_SVG_CHARS:
+            raise DiagramEngineError(f"the SVG is too large to rasterize ({len(svg)} characters)")
+        reply: dict[str, Any] = await asyncio.wrap_future(
+            self._submit(lambda w: w.request({"op": "raster", "svg": svg}))
+        )
+        if "crash" in reply:
+            raise DiagramEngineError(f"the Mermaid engine could not rasterize this SVG: {reply['crash']}")
+        return base64.b64decode(reply["png"])
+
     def worker_pids(self) -> list[int]:
         with self._lock:
             return [pid for pid in (w.pid for w in self._all) if pid is not None]
@@ -371,6 +384,14 @@ async def render_svg(source: str) -> str:
 
 async def render_png(source: str) -> bytes:
     return await shared_engine().render_png(source)
+
+
+async def check(source: str, *, render: Literal[None, "svg", "png"] = None) -> Checked:
+    return await shared_engine().check(source, render=render)
+
+
+async def rasterize(svg: str) -> bytes:
+    return await shared_engine().rasterize(svg)
 
 
 # --- the worker process ----------------------------------------------------------------------------------
@@ -510,6 +531,10 @@ class _Page:
         op = message.get("op")
         if op == "ping":
             return {"ok": True}
+        if op == "raster":
+            from mermaidx.raster import svg_to_png
+
+            return {"png": base64.b64encode(svg_to_png(message["svg"])).decode()}
         code = message["source"]
         kind = self.diagram_type(code)
         if op == "validate":

@@ -34,9 +34,11 @@ class Store(Protocol):
         kind: DocumentKind | None = None,
         metadata: Mapping[str, Any] | None = None,
         expected_version: int | None = None,
+        svg: str | None = None,
     ) -> Document:
         """Create (`document_id=None`) or append a version in one statement; `VersionConflict` when
-        `expected_version` is no longer the latest."""
+        `expected_version` is no longer the latest. `svg`: the diagram's drawing, saved with the version
+        in the same statement (read back as `artifact://{id}/v/{n}/diagram.svg`)."""
         ...
 
     async def save_suggestions(

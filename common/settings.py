@@ -122,6 +122,27 @@ class Settings(BaseSettings):
         description="GitHub REST API root (GitHub Enterprise: https://<host>/api/v3).",
     )
 
+    # --- code agents (python_agent, mermaid_agent) ----------------------------------------------
+    repair_attempts: int = Field(
+        default=2,
+        ge=1,
+        le=5,
+        validation_alias="ARTIFICER_REPAIR_ATTEMPTS",
+        description=(
+            "Model answers python_agent and mermaid_agent try per call, in all: an answer that fails the "
+            "check goes back to the model with the checker's message until one passes or these run out."
+        ),
+    )
+    diagram_inline_png_max_bytes: int = Field(
+        default=0,
+        ge=0,
+        validation_alias="ARTIFICER_DIAGRAM_INLINE_PNG_MAX_BYTES",
+        description=(
+            "Also embed a saved diagram's PNG in the tool result (an image content) when it is at most "
+            "this many bytes; 0 (the default): resource links only."
+        ),
+    )
+
     @field_validator("github_base_url")
     @classmethod
     def _github_base_url_is_https(cls, value: str) -> str:

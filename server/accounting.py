@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from artificer.agents.base import AgentCall, AgentOutcome, ModelChoice
 from artificer.agents.providers.base import LLMResult
 from artificer.common.pricing import ZERO_COST, Cost, cost_of
+from artificer.server import audit
 from artificer.server.identity import Caller
 from artificer.storage.logs import AgentActivityRow, ErrorRow, UsageRow
 
@@ -114,8 +115,10 @@ def log_call(
     outcome: AgentOutcome | None,
     error_type: str | None,
     error_message: str | None,
+    extra_metadata: Mapping[str, Any] | None = None,
 ) -> None:
-    """Enqueue the activity row and one usage row per billed model call (`call.model_calls`)."""
+    """Enqueue the activity row and one usage row per billed model call (`call.model_calls`);
+    `extra_metadata` (a failed call's, e.g. `AgentInputError.metadata`) joins `operation_metadata`."""
     ended_at = datetime.now(UTC)
     duration_ms = int((time.perf_counter() - call.started) * 1000)
     model = agent_call.model
@@ -123,6 +126,8 @@ def log_call(
     metadata: dict[str, Any] = {"operation": agent_call.operation.name, "transport": call.caller.transport}
     if results:
         metadata.update(cache_metadata(results, model))
+    if extra_metadata:
+        metadata.update(extra_metadata)
     if outcome is not None:
         metadata.update(outcome.metadata)
         resource_id = outcome.resource_id
@@ -187,6 +192,17 @@ def log_call(
             )
     except Exception:  # logging must never fail the call
         logger.exception("could not enqueue log rows")
+    audit.record(  # the user-activity row, linked to the activity row by the correlation id
+        logs,
+        call.caller,
+        audit.agent_activity_type(agent_call.operation.name, call.resource_type),
+        correlation_id=call.correlation_id,
+        resource_id=resource_id,
+        resource_type=resource_type,
+        metadata={"tool": call.agent_type, "operation": agent_call.operation.name},
+        success=error_type is None,
+        error_message=error_message,
+    )
 
 
 def log_failure(
@@ -199,7 +215,7 @@ def log_failure(
     category: str,
 ) -> None:
     """Enqueue the rows of a failed call: activity and usage (`log_call`) and one `error_logs` row."""
-    log_call(logs, call, agent_call, None, type(error).__name__, message)
+    log_call(logs, call, agent_call, None, type(error).__name__, message, getattr(error, "metadata", None))
     try:
         logs.log_error(
             ErrorRow(

@@ -34,9 +34,11 @@ from artificer.agents.providers.base import LLMProvider, UnsupportedFeature
 from artificer.agents.providers.registry import provider_for
 from artificer.common.providers import PROVIDERS
 from artificer.common.settings import Settings
-from artificer.server import resources
+from artificer.server import admin, audit, client_features, resources
 from artificer.server.catalog import Catalog, CatalogService, load_catalog
-from artificer.server.errors import answer_request_failures, answer_tool_failures
+from artificer.server.client_features import ClientLogging
+from artificer.server.errors import answer_request_failures, answer_tool_failures, unknown_tool
+from artificer.server.events import ArtifactEvents
 from artificer.server.identity import (
     Caller,
     IdentityError,
@@ -44,17 +46,21 @@ from artificer.server.identity import (
     caller_from_access_token,
     resolve_local_user,
 )
+from artificer.server.observability import Observability
+from artificer.server.paging import cursor_key
 from artificer.server.pipeline import PipelineDeps, run_agent_tool
+from artificer.server.protocol import answer_malformed_lines, authorization_server, downlevel_results
+from artificer.server.shutdown import CallGate, run_uvicorn, stoppable_stdio
 from artificer.server.startup import prepare_database
 from artificer.storage.database import DatabaseTarget
 from artificer.storage.log_writer import LogWriter
+from artificer.storage.maintenance import MaintenanceLoop
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.context import CallNext, ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
 from mcp.server.session import ServerSession
-from mcp.server.stdio import stdio_server
-from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
+from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -130,6 +136,12 @@ class AppState:
     providers: Providers
     sessions: dict[int, ServerSession] = field(default_factory=dict)
     """Handshake-era connections (by connection identity) that get list_changed notifications."""
+    events: ArtifactEvents | None = None
+    """Resource events to the owner's sessions (`server.events`)."""
+    cursor_key: bytes = b""
+    """Signs list cursors (`server.paging`)."""
+    client_logging: ClientLogging = field(default_factory=ClientLogging)
+    """The log level each handshake-era client asked for (`logging/setLevel`)."""
 
 
 async def _close_log_writer(writer: LogWriter) -> None:
@@ -155,12 +167,13 @@ async def _open_database(
 
 @asynccontextmanager
 async def app_state(
-    _: Server[AppState],
+    server: Server[AppState],
     *,
     settings: Settings,
     target: DatabaseTarget | None,
     local_user: bool,
     bus: InMemorySubscriptionBus,
+    events: ArtifactEvents,
 ) -> AsyncIterator[AppState]:
     """The server's lifespan. The LISTEN connection opens in the background, not before the server answers:
     it reloads the catalog once it listens, so nothing committed in the meantime is missed."""
@@ -177,6 +190,9 @@ async def app_state(
 
         catalog = CatalogService(loader=loader, listen_dsn=db.session_dsn)
         await catalog.reload()
+        if isinstance(server, ArtificerServer):  # /ready and /metrics see this pool, writer and catalog
+            server.observability.attach(pool=pool, logs=logs, catalog=catalog)
+            stack.callback(server.observability.detach)
         caller = None
         if local_user:
             caller = await resolve_local_user(pool, settings, embedded=db.embedded is not None)
@@ -194,7 +210,10 @@ async def app_state(
             local_user=caller,
             bus=bus,
             providers=providers,
+            events=events,
+            cursor_key=cursor_key(settings.jwt_secret.get_secret_value() if settings.jwt_secret else None),
         )
+        events.listen_dsn = db.session_dsn
 
         async def on_change(_: Catalog) -> None:
             await announce_tools_changed(bus, state.sessions)
@@ -202,6 +221,8 @@ async def app_state(
         catalog.on_change.append(on_change)
         async with anyio.create_task_group() as tg:
             tg.start_soon(catalog.run)
+            tg.start_soon(events.run)
+            tg.start_soon(MaintenanceLoop(pool).run)  # partitions ahead, retention; one replica at a time
             try:
                 yield state
             finally:
@@ -265,10 +286,30 @@ def _remember_session(state: AppState, ctx: ServerRequestContext[Any, Any]) -> N
             connection.exit_stack.callback(state.sessions.pop, key, None)
 
 
+def _remember_caller_session(state: AppState, ctx: ServerRequestContext[Any, Any]) -> None:
+    """Note a handshake-era connection as its caller's, for resource events (`server.events`)."""
+    if state.events is None or ctx.protocol_version in MODERN_PROTOCOL_VERSIONS or ctx.method == "initialize":
+        return
+    try:
+        caller = caller_of(state, ctx)
+    except IdentityError:
+        return
+    connection = getattr(ctx.session, "_connection", None)
+    key = id(connection) if connection is not None else id(ctx.session)
+    exit_stack = connection.exit_stack if connection is not None else None
+    state.events.add_session(caller.user_id, key, ctx.session, exit_stack)
+
+
+def connection_key(ctx: ServerRequestContext[Any, Any]) -> int:
+    connection = getattr(ctx.session, "_connection", None)
+    return id(connection) if connection is not None else id(ctx.session)
+
+
 async def remember_sessions(ctx: ServerRequestContext[AppState, Any], call_next: CallNext) -> Any:
-    """Middleware: note each handshake-era connection, to announce catalog changes to it."""
+    """Middleware: note each handshake-era connection, to announce catalog and resource changes to it."""
     if isinstance(ctx.lifespan_context, AppState):
         _remember_session(ctx.lifespan_context, ctx)
+        _remember_caller_session(ctx.lifespan_context, ctx)
     return await call_next(ctx)
 
 
@@ -285,7 +326,11 @@ async def call_agent_tool(
     async def progress(done: float, total: float | None, message: str | None) -> None:
         await ctx.session.report_progress(done, total, message)
 
-    return await run_agent_tool(ctx.lifespan_context.deps, caller, params.name, params.arguments, progress)
+    result = await run_agent_tool(ctx.lifespan_context.deps, caller, params.name, params.arguments, progress)
+    text = next((c.text for c in result.content if isinstance(c, types.TextContent)), "")
+    level: types.LoggingLevel = "warning" if result.is_error else "info"
+    await ctx.lifespan_context.client_logging.log(ctx, level, {"tool": params.name, "message": text[:500]})
+    return result
 
 
 def read_only(tool: ReadOnlyTool) -> ToolHandler:
@@ -297,27 +342,96 @@ def read_only(tool: ReadOnlyTool) -> ToolHandler:
     return call
 
 
+async def artifacts_tool(
+    ctx: Ctx, caller: Caller, params: types.CallToolRequestParams
+) -> types.CallToolResult:
+    """The `artifacts` tool, its list cursors signed with the server's key."""
+    state = ctx.lifespan_context
+    return await resources.artifacts_tool(state.pool, caller, dict(params.arguments or {}), state.cursor_key)
+
+
 TOOL_HANDLERS: dict[str, ToolHandler] = {
-    resources.ARTIFACTS_TOOL.name: read_only(resources.artifacts_tool),
+    resources.ARTIFACTS_TOOL.name: artifacts_tool,
     resources.USAGE_TOOL.name: read_only(resources.usage_tool),
 }
 """Tools served outside the agent pipeline, by name; any other name is an agent tool (`call_agent_tool`)."""
 
 
 async def list_tools(ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
-    return types.ListToolsResult(tools=ctx.lifespan_context.catalog.get().tools())
+    tools = ctx.lifespan_context.catalog.get().tools()
+    return types.ListToolsResult(tools=tools + admin_tools(ctx))
+
+
+def admin_tools(ctx: Ctx) -> list[types.Tool]:
+    """The `admin_…` tools, for a caller whose role is admin (`server.admin`); none for anyone else."""
+    try:
+        return list(admin.TOOLS) if admin.is_admin(caller_of(ctx.lifespan_context, ctx)) else []
+    except IdentityError:
+        return []
+
+
+async def call_admin_tool(
+    ctx: Ctx, caller: Caller, params: types.CallToolRequestParams
+) -> types.CallToolResult:
+    state = ctx.lifespan_context
+    deps = admin.AdminDeps(pool=state.pool, settings=state.settings)
+    return await admin.call_admin_tool(deps, caller, params.name, params.arguments)
 
 
 async def call_tool(ctx: Ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
     caller = caller_of(ctx.lifespan_context, ctx)
-    handler = TOOL_HANDLERS.get(params.name, call_agent_tool)
-    return await handler(ctx, caller, params)
+    handler = TOOL_HANDLERS.get(params.name)
+    if handler is None and admin.is_admin_tool(params.name) and admin.is_admin(caller):
+        handler = call_admin_tool  # for anyone else an admin tool is an unknown tool
+    if handler is None:
+        catalog = ctx.lifespan_context.catalog.current
+        if catalog is not None and params.name not in catalog.agents and params.name not in catalog.refusals:
+            raise unknown_tool(params.name)  # a known agent that is disabled: a tool error that says why
+        handler = call_agent_tool
+    result = await handler(ctx, caller, params)
+    if params.name in TOOL_HANDLERS:  # agent calls write their audit row with their activity row
+        args = params.arguments or {}
+        audit.read_only_tool_call(
+            ctx.lifespan_context.logs, caller, params.name, args, failed=bool(result.is_error)
+        )
+    return result
 
 
 async def list_resources(ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
     state = ctx.lifespan_context
-    listed = await resources.list_resources(state.pool, caller_of(state, ctx))
-    return types.ListResourcesResult(resources=listed)
+    listed, next_cursor = await resources.list_resources_page(
+        state.pool, caller_of(state, ctx), state.cursor_key, params.cursor if params else None
+    )
+    return types.ListResourcesResult(resources=listed, next_cursor=next_cursor)
+
+
+async def subscribe_resource(ctx: Ctx, params: types.SubscribeRequestParams) -> types.EmptyResult:
+    """`resources/subscribe` (handshake era): `notifications/resources/updated` when it changes."""
+    state = ctx.lifespan_context
+    caller_of(state, ctx)  # no identity, no subscription
+    if state.events is not None:
+        state.events.subscribe(connection_key(ctx), str(params.uri))
+    return types.EmptyResult()
+
+
+async def unsubscribe_resource(ctx: Ctx, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+    state = ctx.lifespan_context
+    if state.events is not None:
+        state.events.unsubscribe(connection_key(ctx), str(params.uri))
+    return types.EmptyResult()
+
+
+def _caller_id(ctx: ServerRequestContext[Any, Any]) -> Any:
+    return caller_of(ctx.lifespan_context, ctx).user_id
+
+
+async def complete(ctx: Ctx, params: types.CompleteRequestParams) -> types.CompleteResult:
+    state = ctx.lifespan_context
+    return await client_features.complete(state.pool, caller_of(state, ctx), params)
+
+
+async def set_logging_level(ctx: Ctx, params: types.SetLevelRequestParams) -> types.EmptyResult:
+    return await ctx.lifespan_context.client_logging.set_level(ctx, params)
 
 
 async def list_resource_templates(
@@ -328,7 +442,10 @@ async def list_resource_templates(
 
 async def read_resource(ctx: Ctx, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
     state = ctx.lifespan_context
-    return await resources.read_resource(state.pool, caller_of(state, ctx), str(params.uri))
+    caller = caller_of(state, ctx)
+    result = await resources.read_resource(state.pool, caller, str(params.uri))
+    audit.resource_read(state.logs, caller, str(params.uri))
+    return result
 
 
 def tool_input_schema(name: str) -> Mapping[str, Any] | None:
@@ -346,6 +463,11 @@ class ArtificerServer(Server[AppState]):
     send `notifications/tools/list_changed`.
     """
 
+    calls: CallGate
+    observability: Observability
+    """Metrics of the calls, the pool and the log writer; `/ready` and `/metrics` on HTTP."""
+    """Counts tool calls in flight and refuses new ones once a signal asks the server to stop."""
+
     def create_initialization_options(
         self,
         notification_options: NotificationOptions | None = None,
@@ -353,7 +475,7 @@ class ArtificerServer(Server[AppState]):
         extensions: dict[str, dict[str, Any]] | None = None,
     ) -> InitializationOptions:
         return super().create_initialization_options(
-            notification_options or NotificationOptions(tools_changed=True),
+            notification_options or NotificationOptions(tools_changed=True, resources_changed=True),
             experimental_capabilities,
             extensions,
         )
@@ -361,25 +483,43 @@ class ArtificerServer(Server[AppState]):
 
 def build_server(
     settings: Settings, *, target: DatabaseTarget | None = None, local_user: bool = True
-) -> Server[AppState]:
+) -> ArtificerServer:
     """The MCP server. `target` overrides the database resolution (tests); `local_user=False` (HTTP)
     serves only callers with a verified bearer token."""
     bus = InMemorySubscriptionBus()
+    events = ArtifactEvents(bus=bus, listen_dsn=None)
     server = ArtificerServer(
         SERVER_NAME,
         version=_version(),
         title="Artificer",
         instructions=INSTRUCTIONS,
-        lifespan=partial(app_state, settings=settings, target=target, local_user=local_user, bus=bus),
+        website_url=settings.public_url,
+        icons=[client_features.ICON],
+        lifespan=partial(
+            app_state, settings=settings, target=target, local_user=local_user, bus=bus, events=events
+        ),
         get_tool_input_schema=tool_input_schema,
         on_list_tools=list_tools,
         on_call_tool=answer_tool_failures(call_tool),
         on_list_resources=answer_request_failures("listing artifacts", list_resources),
         on_list_resource_templates=list_resource_templates,
         on_read_resource=answer_request_failures("reading artifacts", read_resource),
-        on_subscriptions_listen=ListenHandler(bus),
+        on_subscribe_resource=answer_request_failures("subscribing to an artifact", subscribe_resource),
+        on_unsubscribe_resource=unsubscribe_resource,
+        on_subscriptions_listen=answer_request_failures(
+            "listening for changes", events.listen_handler(_caller_id)
+        ),
+        on_completion=answer_request_failures("completing an argument", complete),
     )
+    # logging/setLevel (handshake era only), registered directly: the constructor argument warns that
+    # logging is deprecated as of 2026-07-28 (it is, and the SDK refuses it on that revision)
+    server.add_request_handler("logging/setLevel", types.SetLevelRequestParams, set_logging_level)
     server.middleware.append(remember_sessions)
+    server.observability = Observability()  # counts and times every call (server.observability)
+    server.middleware.append(server.observability)
+    server.calls = CallGate()  # refuses calls while shutting down (server.shutdown)
+    server.middleware.append(server.calls)
+    server.middleware.append(downlevel_results)  # innermost: shapes the wire result the handler produced
     return server
 
 
@@ -395,8 +535,9 @@ async def serve_stdio(settings: Settings, *, database: Future[DatabaseTarget] | 
     db = await (anyio.to_thread.run_sync(database.result) if database else prepare_database(settings))
     try:
         server = build_server(settings, target=db)
-        async with stdio_server() as (read, write):
-            await server.run(read, write, server.create_initialization_options())
+        stdio = stoppable_stdio(server.calls)  # ends at EOF, or cleanly on SIGTERM/SIGINT (server.shutdown)
+        async with stdio as (read, write), answer_malformed_lines(read, write) as checked:
+            await server.run(checked, write, server.create_initialization_options())
     finally:
         await db.close()
 
@@ -414,16 +555,21 @@ def http_app(
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "server": SERVER_NAME, "version": _version()})
 
-    return server.streamable_http_app(
+    # Protected-resource metadata (and `resource_metadata` in WWW-Authenticate) only when there is a real
+    # authorization server to name; `issuer_url` is then unused by the SDK (it serves no AS routes here).
+    issuer = authorization_server(settings.auth_issuer_url, settings.jwks_url)
+    app = server.streamable_http_app(
         host=settings.http_host,
         token_verifier=verifier,
         auth=AuthSettings(
-            issuer_url=settings.auth_issuer_url or public_url,  # type: ignore[arg-type]
-            resource_server_url=f"{public_url}/mcp",  # type: ignore[arg-type]
+            issuer_url=issuer or public_url,  # type: ignore[arg-type]
+            resource_server_url=f"{public_url}/mcp" if issuer else None,  # type: ignore[arg-type]
             validate_token_resource=False,
         ),
-        custom_starlette_routes=[Route("/health", health, methods=["GET"])],
+        custom_starlette_routes=[Route("/health", health, methods=["GET"]), *server.observability.routes()],
     )
+    app.state.calls = server.calls
+    return app
 
 
 async def serve_http(settings: Settings) -> None:
@@ -444,6 +590,6 @@ async def serve_http(settings: Settings) -> None:
             log_config=None,  # uvicorn's records go to the CLI's handler, which redacts secrets
             lifespan="on",
         )
-        await uvicorn.Server(config).serve()
+        await run_uvicorn(config, app.state.calls)  # stops cleanly on SIGTERM/SIGINT
     finally:
         await db.close()

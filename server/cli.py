@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     reset_parser = db_commands.add_parser("reset", help="drop everything in schema public, then migrate")
     reset_parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     reset_parser.set_defaults(handler=db_reset)
+    from artificer.server import maintenance_cli  # imports this module: registered here, not at the top
+
+    maintenance_cli.register(db_commands)
 
     serve_parser = commands.add_parser("serve", help="run the MCP server (stdio, or Streamable HTTP)")
     serve_parser.add_argument(
@@ -156,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     from artificer.server import diagram_cli  # imports this module: registered here, not at the top
 
     diagram_cli.register(commands)
+    from artificer.server import admin_cli  # the same: it imports this module
+
+    admin_cli.register(commands)
     return parser
 
 

@@ -92,6 +92,12 @@ def tool_failure(what: str, error: BaseException) -> types.CallToolResult:
     return tool_error(client_message(what, error) or _unexpected(what, error))
 
 
+def unknown_tool(name: str) -> MCPError:
+    """A `tools/call` of a name this server has no tool for: a JSON-RPC INVALID_PARAMS error, as the spec
+    asks for unknown tools (a tool error, `is_error`, is for a tool that was called and failed)."""
+    return MCPError(types.INVALID_PARAMS, f"Unknown tool: {name}")
+
+
 def request_failure(what: str, error: BaseException) -> MCPError:
     """A request's failure as the JSON-RPC error the client sees: no identity is INVALID_REQUEST, another
     failure the caller can act on INVALID_PARAMS, an unexpected one (logged here) INTERNAL_ERROR."""

@@ -25,6 +25,7 @@ unexpected is logged server-side and returned as a generic tool error, never a t
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -295,6 +296,19 @@ def _result(outcome: AgentOutcome) -> types.CallToolResult:
                 mime_type=outcome.resource_mime_type or "text/plain",
             )
         )
+    for link in outcome.links:
+        content.append(
+            types.ResourceLink(
+                type="resource_link",
+                name=link.name,
+                uri=link.uri,
+                mime_type=link.mime_type,
+                description=link.description,
+            )
+        )
+    for image in outcome.images:
+        data = base64.b64encode(image.data).decode("ascii")
+        content.append(types.ImageContent(type="image", data=data, mime_type=image.mime_type))
     return types.CallToolResult(content=content, structured_content=structured)
 
 

@@ -3,6 +3,8 @@
 Resources (read as the caller, so RLS decides what exists):
 - `artifact://{id}`        the latest version of a document (text/markdown, or the kind's MIME type);
 - `artifact://{id}/v/{n}`  version n;
+- `artifact://{id}/v/{n}/diagram.svg` | `…/diagram.png`  the drawing of a diagram version (the SVG saved with
+  it; the PNG rasterized from it on demand);
 - `resources/list`         the caller's documents (latest version of each).
 
 Tools (read-only, not rate limited, no model call):
@@ -12,6 +14,7 @@ Tools (read-only, not rate limited, no model call):
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping
 from datetime import date
@@ -19,9 +22,10 @@ from typing import Any, Literal
 from uuid import UUID
 
 import mcp_types as types
-from artificer.agents import artifacts
+from artificer.agents import artifacts, diagrams, mermaid
 from artificer.agents.artifacts import MAX_VERSION
 from artificer.agents.document import artifact_uri
+from artificer.server import paging
 from artificer.server.errors import Refused, ToolRefused, describe_validation_error
 from artificer.server.identity import Caller
 from artificer.storage import documents, usage
@@ -30,6 +34,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 MIME_TYPES = artifacts.MIME_TYPES
 URI_PATTERN = re.compile(r"^artifact://(?P<id>[0-9a-fA-F-]{36})(?:/v/(?P<version>[0-9]{1,9}))?$")
+DIAGRAM_PATTERN = re.compile(
+    r"^artifact://(?P<id>[0-9a-fA-F-]{36})/v/(?P<version>[0-9]{1,9})/diagram\.(?P<fmt>svg|png)$"
+)
 
 
 TEMPLATES = [
@@ -45,6 +52,20 @@ TEMPLATES = [
         uri_template="artifact://{id}/v/{version}",
         description="One version of one of your artifacts.",
     ),
+    types.ResourceTemplate(
+        name="diagram_svg",
+        title="Diagram drawing (SVG)",
+        uri_template="artifact://{id}/v/{version}/diagram.svg",
+        description="The SVG Mermaid drew for one version of one of your diagrams.",
+        mime_type=mermaid.DIAGRAM_FORMATS["svg"],
+    ),
+    types.ResourceTemplate(
+        name="diagram_png",
+        title="Diagram drawing (PNG)",
+        uri_template="artifact://{id}/v/{version}/diagram.png",
+        description="One version of one of your diagrams as a PNG image.",
+        mime_type=mermaid.DIAGRAM_FORMATS["png"],
+    ),
 ]
 
 
@@ -56,24 +77,96 @@ def _mime(kind: str) -> str:
     return artifacts.mime_type(kind)
 
 
-async def list_resources(pool: Any, caller: Caller, limit: int = 200) -> list[types.Resource]:
+PAGE_SIZE = 100
+"""Artifacts per `resources/list` page; `nextCursor` leads to the next page."""
+
+
+async def _page(
+    pool: Any, caller: Caller, key: bytes, cursor: str | None, limit: int
+) -> tuple[list[documents.Document], str | None]:
+    """One page of the caller's documents (newest first) after `cursor`, and the cursor of the next page
+    (None on the last page)."""
+    after = None
+    if cursor:
+        position = paging.decode_cursor(key, caller.user_id, cursor)
+        after = (position.created_at, position.id)
     async with as_user(pool, caller.rls_claims) as conn:
-        docs = await documents.list_documents(conn, limit=limit)
-    return [
+        docs = await documents.list_documents(conn, limit=limit + 1, after=after)
+    if len(docs) <= limit:
+        return docs, None
+    docs = docs[:limit]
+    last = docs[-1]
+    return docs, paging.encode_cursor(key, caller.user_id, paging.Position(last.created_at, last.id))
+
+
+async def list_resources_page(
+    pool: Any, caller: Caller, key: bytes, cursor: str | None, limit: int = PAGE_SIZE
+) -> tuple[list[types.Resource], str | None]:
+    """`resources/list`: a page of the caller's artifacts and the next page's cursor."""
+    docs, next_cursor = await _page(pool, caller, key, cursor, limit)
+    listed = [
         types.Resource(
             name=str(doc.id),
             title=f"{doc.title} (v{doc.version_number})",
             uri=artifact_uri(doc.id),
             mime_type=_mime(doc.kind),
             description=f"{doc.kind} artifact, version {doc.version_number}",
+            size=len((doc.content or "").encode()),
+            annotations=types.Annotations(last_modified=doc.created_at.isoformat()),
         )
         for doc in docs
     ]
+    return listed, next_cursor
+
+
+async def list_resources(pool: Any, caller: Caller, limit: int = 200) -> list[types.Resource]:
+    """The first `limit` of the caller's artifacts (`list_resources_page` pages through all of them)."""
+    return (await list_resources_page(pool, caller, paging.cursor_key(None), None, limit))[0]
+
+
+async def read_diagram(pool: Any, caller: Caller, uri: str, match: re.Match[str]) -> types.ReadResourceResult:
+    """The drawing of a diagram version: the SVG saved with it (drawn again if it has none, e.g. a version
+    saved before drawings were kept), or its PNG rasterized from that SVG. Another user's: not found."""
+    document_id, version, fmt = UUID(match["id"]), int(match["version"]), match["fmt"]
+    if version < 1:
+        raise ResourceNotFound(f"{uri!r}: versions start at 1")
+    try:
+        async with as_user(pool, caller.rls_claims) as conn:
+            doc, svg = await documents.get_rendering(conn, document_id, version)
+    except documents.DocumentNotFound:
+        raise ResourceNotFound(f"{uri} not found (it does not exist or is not yours)") from None
+    if doc.kind != mermaid.AGENT.artifact.kind:
+        raise ResourceNotFound(f"{uri} not found: artifact {document_id} is a {doc.kind!r}, not a diagram")
+    try:
+        if svg is None:
+            svg = await diagrams.render_svg(doc.content or "")
+        mime = mermaid.DIAGRAM_FORMATS[fmt]
+        if fmt == "svg":
+            return types.ReadResourceResult(
+                contents=[types.TextResourceContents(uri=uri, mime_type=mime, text=svg)]
+            )
+        png = await diagrams.rasterize(svg)
+    except diagrams.InvalidDiagram as error:
+        raise ResourceNotFound(f"{uri}: Mermaid cannot draw version {version} ({error})") from None
+    except diagrams.DiagramEngineError as error:
+        raise ResourceNotFound(f"{uri}: the diagram could not be drawn right now ({error})") from None
+    blob = base64.b64encode(png).decode("ascii")
+    return types.ReadResourceResult(contents=[types.BlobResourceContents(uri=uri, mime_type=mime, blob=blob)])
 
 
 async def read_resource(pool: Any, caller: Caller, uri: str) -> types.ReadResourceResult:
+    diagram = DIAGRAM_PATTERN.match(uri)
+    if diagram is not None:
+        try:
+            UUID(diagram["id"])
+        except ValueError:
+            raise ResourceNotFound(f"{uri!r} does not name an artifact: its id is not a uuid") from None
+        return await read_diagram(pool, caller, uri, diagram)
     match = URI_PATTERN.match(uri)
-    usage = "artifacts are artifact://{id} or artifact://{id}/v/{n} (id a uuid, n from 1)"
+    usage = (
+        "artifacts are artifact://{id} or artifact://{id}/v/{n} (id a uuid, n from 1); a diagram's drawing "
+        "is artifact://{id}/v/{n}/diagram.svg or .png"
+    )
     if match is None:
         raise ResourceNotFound(f"unknown resource {uri!r}; {usage}")
     try:
@@ -110,6 +203,9 @@ class ArtifactsInput(BaseModel):
         default=None, ge=1, le=MAX_VERSION, description="Version to read (read); default: latest."
     )
     limit: int = Field(default=50, ge=1, le=200, description="How many artifacts to list (list).")
+    cursor: str | None = Field(
+        default=None, description="list: the nextCursor of the previous page, to list older artifacts."
+    )
 
 
 class ArtifactSummary(BaseModel):
@@ -139,6 +235,8 @@ class ArtifactsOutput(BaseModel):
     version: int | None = None
     content: str | None = None
     versions: list[VersionEntry] | None = None
+    nextCursor: str | None = None
+    """list: pass it as `cursor` for the next (older) page; absent on the last page."""
 
 
 class UsageInput(BaseModel):
@@ -200,14 +298,21 @@ def _structured(model: BaseModel, text: str) -> types.CallToolResult:
     )
 
 
-async def artifacts_tool(pool: Any, caller: Caller, arguments: Mapping[str, Any]) -> types.CallToolResult:
+async def artifacts_tool(
+    pool: Any, caller: Caller, arguments: Mapping[str, Any], key: bytes | None = None
+) -> types.CallToolResult:
+    """`key` signs list cursors (`server.paging`); default: this process's key."""
     try:
         args = ArtifactsInput.model_validate(dict(arguments))
     except ValidationError as error:
         raise ToolRefused(describe_validation_error("artifacts", error)) from None
     if args.action == "list":
-        async with as_user(pool, caller.rls_claims) as conn:
-            docs = await documents.list_documents(conn, limit=args.limit)
+        try:
+            docs, next_cursor = await _page(
+                pool, caller, key or paging.cursor_key(None), args.cursor, args.limit
+            )
+        except paging.InvalidCursor as error:
+            raise ToolRefused(str(error)) from None
         items = [
             ArtifactSummary(
                 id=d.id,
@@ -219,11 +324,13 @@ async def artifacts_tool(pool: Any, caller: Caller, arguments: Mapping[str, Any]
             )
             for d in docs
         ]
-        text = (
-            "\n".join(f"[{i.id}] {i.title!r} (v{i.version}, {i.kind})" for i in items)
-            or "You have no artifacts."
+        text = "\n".join(f"[{i.id}] {i.title!r} (v{i.version}, {i.kind})" for i in items) or (
+            "You have no artifacts." if args.cursor is None else "No older artifacts."
         )
-        return _structured(ArtifactsOutput(action="list", artifacts=items), text)
+        if next_cursor is not None:
+            text += f"\nMore (older) artifacts: call list again with cursor={next_cursor!r}."
+        out = ArtifactsOutput(action="list", artifacts=items, nextCursor=next_cursor)
+        return _structured(out, text)
     if args.documentId is None:
         raise ToolRefused(f"action {args.action} needs `documentId` (list your artifacts with action=list)")
     async with as_user(pool, caller.rls_claims) as conn:

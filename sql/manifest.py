@@ -29,6 +29,7 @@ TABLES: tuple[str, ...] = (
     "error_logs",
     "user_activity_logs",
     "agent_activity_logs",
+    "document_renderings",
 )
 
 FUNCTIONS: tuple[str, ...] = (
@@ -58,6 +59,18 @@ FUNCTIONS: tuple[str, ...] = (
     "artificer_append_document_version",
     "artificer_save_document_version",
     "artificer_rate_limit_check_and_count",
+    # diagram renderings saved with their version (0040)
+    "artificer_save_rendered_version",
+    # admin tools: the audit row of an admin change (0050)
+    "artificer_log_admin_change",
+    # monthly log partitions and retention by partition (0060)
+    "artificer_log_partition_key",
+    "artificer_seal_log_partition",
+    "artificer_ensure_log_partition",
+    "artificer_ensure_log_partitions",
+    "artificer_purge_logs",
+    # resource events: each new document version NOTIFYs artificer_documents (0070)
+    "artificer_notify_document_version",
 )
 
 INDEXES: tuple[str, ...] = (
@@ -123,6 +136,8 @@ INDEXES: tuple[str, ...] = (
     "idx_agent_activity_duration",
     "idx_agent_activity_cost",
     "idx_agent_activity_agent_op_date",
+    "document_renderings_pkey",
+    "idx_document_renderings_user",
 )
 
 TRIGGERS: tuple[tuple[str, str, str], ...] = (
@@ -130,6 +145,7 @@ TRIGGERS: tuple[tuple[str, str, str], ...] = (
     ("public", "Chat", "validate_chat_user_id"),
     ("public", "Document", "validate_document_user_id"),
     ("public", "Document", "artificer_document_one_owner"),
+    ("public", "Document", "artificer_document_version_event"),
     ("public", "Suggestion", "validate_suggestion_user_id"),
     ("public", "usage_logs", "validate_usage_logs_user_id"),
     ("public", "rate_limit_tracking", "validate_rate_limit_user_id"),
@@ -155,6 +171,9 @@ POLICIES: tuple[tuple[str, str], ...] = (
     ("Document", "Users can create own documents"),
     ("Document", "Users can update own documents"),
     ("Document", "Users can delete own documents"),
+    ("document_renderings", "Users can read own renderings"),
+    ("document_renderings", "Users can create own renderings"),
+    ("document_renderings", "Users can delete own renderings"),
     ("Suggestion", "Users can read own suggestions"),
     ("Suggestion", "Users can create own suggestions"),
     ("Suggestion", "Users can update own suggestions"),
@@ -201,6 +220,12 @@ SEEDED_MODELS: tuple[str, ...] = (
 )
 
 SEED_CHECKS: tuple[tuple[str, str], ...] = (
+    (
+        "the log tables are partitioned by month (0060)",
+        "select count(*) = 4 from pg_partitioned_table where partrelid in ('public.usage_logs'::regclass,"
+        " 'public.error_logs'::regclass, 'public.user_activity_logs'::regclass,"
+        " 'public.agent_activity_logs'::regclass)",
+    ),
     *(
         (f"admin_config {key}", f"select exists(select 1 from admin_config where config_key = '{key}')")
         for key in SEEDED_CONFIG_KEYS

@@ -50,6 +50,7 @@ class CallerStore:
         kind: DocumentKind | None = None,
         metadata: Mapping[str, Any] | None = None,
         expected_version: int | None = None,
+        svg: str | None = None,
     ) -> Document:
         with typed_errors():
             return await documents.store_version(
@@ -61,6 +62,7 @@ class CallerStore:
                 kind=kind,
                 metadata=dict(metadata) if metadata is not None else None,
                 expected_version=expected_version,
+                svg=svg,
             )
 
     async def save_suggestions(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -54,6 +55,9 @@ _COLUMNS = (
     'id, "createdAt", title, content, kind, user_id, chat_id, parent_version_id, '
     "parent_version_number, version_number, metadata"
 )
+
+_D_COLUMNS = ", ".join(f"d.{column.strip()}" for column in _COLUMNS.split(","))
+"""`_COLUMNS` of `"Document" d` (for joins)."""
 
 
 def _metadata(value: Any) -> dict[str, Any]:
@@ -142,6 +146,10 @@ _SAVE_ASYNC_COMMIT_SQL = (
     f"select {_COLUMNS} from set_config('synchronous_commit', 'off', true) as async_commit, {_SAVE_CALL}"
 )
 """The same store, committing without waiting for the WAL flush (`durable=False`, own transaction only)."""
+_SAVE_RENDERED_SQL = (
+    f"select {_COLUMNS} from public.artificer_save_rendered_version($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+)
+"""The store of a version together with its SVG rendering (`document_renderings`), in one statement."""
 
 
 async def create(
@@ -187,6 +195,7 @@ async def store_version(
     expected_version: int | None = None,
     chat_id: uuid.UUID | None = None,
     durable: bool = True,
+    svg: str | None = None,
 ) -> Document:
     """Create (document_id=None) or append a version as the user `claims` names, in ONE statement.
 
@@ -198,11 +207,16 @@ async def store_version(
     disks (bench/bench_statements.py), but a *database* crash within ~3 × `wal_writer_delay` of the commit
     loses the version (with everything committed after it, so versions stay 1..n without a gap). Inside a
     caller's transaction the caller's setting is left alone.
+
+    `svg`: the drawing of a diagram version, saved with it (`document_renderings`) in the same statement
+    (always durable).
     """
     _check_kind(kind)
     if document_id is None and not title:
         raise InvalidDocument("a new document needs a title")
-    args = (
+    if svg is not None and not svg:
+        raise InvalidDocument("a rendering needs its SVG")
+    args: tuple[Any, ...] = (
         claims,
         document_id,
         title,
@@ -213,12 +227,31 @@ async def store_version(
         chat_id,
     )
     sql = _SAVE_SQL if durable else _SAVE_ASYNC_COMMIT_SQL
+    if svg is not None:
+        sql, args = _SAVE_RENDERED_SQL, (*args, svg)
     if isinstance(pool_or_conn, Pool):
         async with pool_or_conn.acquire() as conn:
             return await _call_append(conn, sql, *args)
-    if pool_or_conn.is_in_transaction():
+    if pool_or_conn.is_in_transaction() and sql == _SAVE_ASYNC_COMMIT_SQL:
         sql = _SAVE_SQL
     return await _call_append(pool_or_conn, sql, *args)
+
+
+async def get_rendering(
+    conn: asyncpg.Connection, document_id: uuid.UUID, version_number: int
+) -> tuple[Document, str | None]:
+    """One version of a document and the SVG saved with it (None when it has none), as the caller (RLS):
+    `DocumentNotFound` when the version is not visible."""
+    record = await conn.fetchrow(
+        f'select {_D_COLUMNS}, r.svg from "Document" d '
+        "left join document_renderings r on r.document_id = d.id and r.version_number = d.version_number "
+        "where d.id = $1 and d.version_number = $2",
+        document_id,
+        version_number,
+    )
+    if record is None:
+        raise DocumentNotFound(f"document {document_id} has no version {version_number}")
+    return _document(record), record["svg"]
 
 
 async def get_latest(conn: asyncpg.Connection, document_id: uuid.UUID) -> Document:
@@ -263,16 +296,44 @@ async def list_versions(conn: asyncpg.Connection, document_id: uuid.UUID) -> lis
 
 
 async def list_documents(
-    conn: asyncpg.Connection, *, kind: DocumentKind | None = None, limit: int = 100
+    conn: asyncpg.Connection,
+    *,
+    kind: DocumentKind | None = None,
+    limit: int = 100,
+    after: tuple[datetime, uuid.UUID] | None = None,
 ) -> list[Document]:
-    """The caller's documents (RLS), latest version of each, most recently changed first."""
+    """The caller's documents (RLS), latest version of each, most recently changed first (then by id,
+    descending). `after`: a keyset position (`createdAt`, id) of the previous page's last document; the
+    page starts after it."""
     _check_kind(kind)
+    after_at, after_id = after if after is not None else (None, None)
     records = await conn.fetch(
         f"select {_COLUMNS} from ("
         f'  select distinct on (id) {_COLUMNS} from "Document"'
         "  where ($1::text is null or kind = $1) order by id, version_number desc"
-        ') latest order by "createdAt" desc limit $2',
+        ') latest where ($3::timestamptz is null or ("createdAt", id) < ($3::timestamptz, $4::uuid))'
+        ' order by "createdAt" desc, id desc limit $2',
         kind,
+        limit,
+        after_at,
+        after_id,
+    )
+    return [_document(r) for r in records]
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+async def complete_document_ids(conn: asyncpg.Connection, prefix: str, limit: int = 100) -> list[Document]:
+    """The caller's documents (RLS, latest version of each) whose title starts with `prefix` (any case)
+    or whose id does, most recently changed first, at most `limit`."""
+    records = await conn.fetch(
+        f"select {_COLUMNS} from ("
+        f'  select distinct on (id) {_COLUMNS} from "Document" order by id, version_number desc'
+        ") latest where title ilike $1 or id::text like lower($1)"
+        ' order by "createdAt" desc, id desc limit $2',
+        _like_prefix(prefix),
         limit,
     )
     return [_document(r) for r in records]

@@ -26,6 +26,7 @@ IDLE_CHECK_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 10.0
 
 OnChange = Callable[[], Awaitable[None]]
+OnPayload = Callable[[str], Awaitable[None]]
 
 
 class ListenConnectionLost(Exception):
@@ -40,11 +41,15 @@ async def listen(
     application_name: str,
     reconnect_delays: Sequence[float] = RECONNECT_DELAYS,
     idle_check_seconds: float = IDLE_CHECK_SECONDS,
+    on_payload: OnPayload | None = None,
 ) -> None:
     """Call `on_change()` after each (re)connect and after notifications on `channel`, until cancelled.
 
     `application_name` names the connection in `pg_stat_activity`. An exception from `on_change` ends the
     listening (it is the caller's to handle): keep the callback from raising.
+
+    `on_payload`: when given, each notification's payload is passed to it, in order (nothing coalesced),
+    instead of calling `on_change`; `on_change` then runs only after each (re)connect.
     """
     attempt = 0
     while True:
@@ -60,7 +65,7 @@ async def listen(
             continue
         attempt = 0
         try:
-            await _serve(conn, channel, on_change, idle_check_seconds)
+            await _serve(conn, channel, on_change, idle_check_seconds, on_payload)
         except (ListenConnectionLost, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             logger.warning("LISTEN %s: connection lost (%s); reconnecting", channel, error)
         finally:
@@ -69,12 +74,21 @@ async def listen(
                     await conn.close(timeout=2)
 
 
-async def _serve(conn: asyncpg.Connection, channel: str, on_change: OnChange, idle_check: float) -> None:
+async def _serve(
+    conn: asyncpg.Connection,
+    channel: str,
+    on_change: OnChange,
+    idle_check: float,
+    on_payload: OnPayload | None = None,
+) -> None:
     """LISTEN on `conn` and call `on_change` until the connection is lost (raises)."""
     wake = anyio.Event()
     lost = anyio.Event()
+    payloads: list[str] = []
 
-    def on_notify(*_: object) -> None:
+    def on_notify(_conn: object, _pid: object, _channel: object, payload: object) -> None:
+        if on_payload is not None:
+            payloads.append(str(payload))
         wake.set()
 
     def on_terminate(*_: object) -> None:
@@ -93,4 +107,8 @@ async def _serve(conn: asyncpg.Connection, channel: str, on_change: OnChange, id
             await ping(conn)  # idle: raises when the connection is dead
             continue
         wake = anyio.Event()
-        await on_change()
+        if on_payload is None:
+            await on_change()
+            continue
+        while payloads:
+            await on_payload(payloads.pop(0))

@@ -36,9 +36,11 @@ import contextlib
 import dataclasses
 import hashlib
 import ipaddress
+import logging
 import sys
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -61,6 +63,8 @@ DEFAULT_BATCH_SIZE = 100
 DEFAULT_INTERVAL_MS = 5000
 DEFAULT_MAX_QUEUE = 100_000
 COPY_ROWS = 1000  # a backlog is written in COPYs of at least this many rows (fewer statements)
+
+logger = logging.getLogger(__name__)
 
 _OPERATION_TOGGLES = {
     "initialization": "log_ai_operations",
@@ -204,6 +208,7 @@ class WriterStats:
     skipped_sampled: int = 0
     dropped_bad: int = 0
     dropped_overflow: int = 0
+    dropped_closed: int = 0
     batches: int = 0
     batch_failures: int = 0
 
@@ -235,6 +240,8 @@ class LogWriter:
         self._copy_connections = max(1, copy_connections)
         self._pending = 0  # rows queued since the last flush started (wakes the flusher at batch_size)
         self.stats = WriterStats()
+        self.usage_observers: list[Callable[[UsageRow], None]] = []
+        """Called with every usage row queued (metrics: tokens and cost by model); must not raise."""
 
     # --- settings -----------------------------------------------------------------------------
     @property
@@ -320,6 +327,8 @@ class LogWriter:
 
     def log_usage(self, row: UsageRow) -> bool:
         """Queue a usage row (always: tokens and cost are never sampled or switched off)."""
+        for observe in self.usage_observers:
+            observe(row)
         return self._enqueue(UsageRow, row.record(metadata=self._clean(row.metadata)))
 
     def log_error(self, row: ErrorRow) -> bool:
@@ -345,11 +354,21 @@ class LogWriter:
     def _enqueue(self, row_type: type[LogRow], record: tuple[Any, ...]) -> bool:
         if self._closed:
             self._say(f"log writer is closed; dropped a {row_type.TABLE} row")
+            self.stats.dropped_closed += 1
+            logger.warning("dropped a %s row: the log writer is closed", row_type.TABLE)
             return False
         queue = self._queues[row_type]
         if len(queue) >= self._max_queue:
             queue.popleft()
             self.stats.dropped_overflow += 1
+            if self.stats.dropped_overflow % 1000 == 1:  # the first, then one warning per 1000
+                logger.warning(
+                    "dropped the oldest queued %s row: %d rows queued (the database is not keeping up); "
+                    "%d rows dropped so far",
+                    row_type.TABLE,
+                    len(queue),
+                    self.stats.dropped_overflow,
+                )
         queue.append(record)
         self.stats.queued += 1
         self._pending += 1
@@ -469,6 +488,9 @@ class LogWriter:
                         raise
                     self.stats.dropped_bad += 1
                     self._say(f"dropped a {row_type.TABLE} row: {type(error).__name__}: {error}")
+                    logger.warning(
+                        "dropped a %s row the database refused: %s", row_type.TABLE, type(error).__name__
+                    )
             self.stats.written += written
             return written
 

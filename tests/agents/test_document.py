@@ -248,6 +248,8 @@ async def test_resources_and_usage_tool(database_url, make_user, gemini, pool) -
         assert {t.uri_template for t in templates.resource_templates} == {
             "artifact://{id}",
             "artifact://{id}/v/{version}",
+            "artifact://{id}/v/{version}/diagram.svg",
+            "artifact://{id}/v/{version}/diagram.png",
         }
     # the log writer flushed at shutdown; usage is the caller's only
     async with in_process(make_settings(database_url, user, gemini)) as client:

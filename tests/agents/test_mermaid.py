@@ -192,7 +192,7 @@ async def test_generate_returns_a_checked_diagram_and_saves_nothing(
             (await tool_config(pool, "mermaid_agent_google", "generate"))["systemPrompt"],
             "a flow",
         )
-        gemini.script(Turn(text="Sure! Here is a diagram of the flow."))
+        gemini.script(*[Turn(text="Sure! Here is a diagram of the flow.")] * 2)  # answer and repair
         result = await client.call_tool("mermaid_agent", {"operation": "generate", "instruction": "a flow"})
         assert result.is_error and "not valid Mermaid" in result.content[0].text
     assert await count_rows(database_url, "Document") == 0
@@ -205,7 +205,7 @@ async def test_invalid_diagram_is_a_tool_error_and_saves_nothing(
     await allow_many_calls(pool)
     user = await make_user()
     async with in_process(make_settings(database_url, user, gemini)) as client:
-        gemini.script(Turn(text=BROKEN))
+        gemini.script(Turn(text=BROKEN), Turn(text=BROKEN))  # the answer, and the repaired answer
         result = await client.call_tool("mermaid_agent", {"operation": "create", "instruction": "x"})
         assert result.is_error
         text = result.content[0].text
@@ -214,16 +214,16 @@ async def test_invalid_diagram_is_a_tool_error_and_saves_nothing(
 
         doc = await create(client, gemini)
         before = await snapshot(pool)
-        gemini.script(Turn(text=BROKEN))
+        gemini.script(Turn(text=BROKEN), Turn(text=BROKEN))
         result = await client.call_tool(
             "mermaid_agent", {"operation": "update", "diagramId": doc["id"], "instruction": "x"}
         )
         assert result.is_error and "nothing was saved" in result.content[0].text
-        gemini.script(Turn(text=BROKEN))
+        gemini.script(Turn(text=BROKEN), Turn(text=BROKEN))
         result = await client.call_tool(
             "mermaid_agent", {"operation": "fix", "diagramId": doc["id"], "instruction": "Parse error"}
         )
-        assert result.is_error and "still has a syntax error" in result.content[0].text
+        assert result.is_error and "still fails the check" in result.content[0].text
         assert await snapshot(pool) == before
 
 

@@ -176,7 +176,7 @@ async def test_unparsable_answer_is_a_tool_error_and_saves_nothing(
     user = await make_user()
     async with in_process(make_settings(database_url, user, gemini)) as client:
         for operation in ("create", "generate"):
-            gemini.script(Turn(text=BROKEN))
+            gemini.script(Turn(text=BROKEN), Turn(text=BROKEN))  # the answer, and the repaired answer
             result = await client.call_tool("python_agent", {"operation": operation, "instruction": "x"})
             assert result.is_error, operation
             assert "not valid Python" in result.content[0].text and "line 1" in result.content[0].text
@@ -185,14 +185,14 @@ async def test_unparsable_answer_is_a_tool_error_and_saves_nothing(
         doc = await create(client, gemini)
         before = await snapshot(pool)
         for operation, text in (("update", "make it shout"), ("fix", "SyntaxError somewhere")):
-            gemini.script(Turn(text=BROKEN))
+            gemini.script(Turn(text=BROKEN), Turn(text=BROKEN))
             result = await client.call_tool(
                 "python_agent", {"operation": operation, "codeId": doc["id"], "instruction": text}
             )
             assert result.is_error, operation
             message = result.content[0].text
             assert "nothing was saved" in message and "Traceback" not in message
-        assert "still has a syntax error" in message  # the fix wording
+        assert "still fails the check after 2 attempts" in message  # the fix wording
         assert await snapshot(pool) == before
 
 
@@ -301,7 +301,7 @@ async def test_link_mime_type_and_failed_call_logs(database_url, make_user, gemi
         links = [c for c in created.content if c.type == "resource_link"]
         assert links and links[0].mime_type == "text/x-python"
         code_id = created.structured_content["id"]
-        gemini.script(Turn(text="def broken(:\n"))
+        gemini.script(Turn(text="def broken(:\n"), Turn(text="def broken(:\n"))
         failed = await client.call_tool(
             "python_agent", {"operation": "update", "codeId": code_id, "instruction": "break it"}
         )

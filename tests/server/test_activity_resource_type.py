@@ -32,7 +32,7 @@ async def test_resource_type_of_successful_and_failed_calls(database_url, make_u
         for tool, arguments in calls:
             result = await client.call_tool(tool, arguments)
             assert result.is_error and "not found" in result.content[0].text, (tool, result.content)
-        gemini.script(Turn(text="def broken(:\n"))
+        gemini.script(Turn(text="def broken(:\n"), Turn(text="def broken(:\n"))  # answer and repair
         invalid = await client.call_tool("python_agent", {"operation": "create", "instruction": "x"})
         assert invalid.is_error and "not valid Python" in invalid.content[0].text
         gemini.script(Failure(500, message="backend exploded"))
