@@ -1,10 +1,14 @@
-"""The document agent: text artifacts. Operations create, update, suggest, revert.
+"""The document agent: text artifacts. Operations create, update, suggest, revert, accept_suggestion,
+reject_suggestion.
 
 Prompts and templates come from the agent row (`document_agent_{provider}.tools.<op>`): create fills
 `{title}` and `{instruction}`; update fills `{currentContent}` and `{updateInstruction}`; suggest fills
 `{currentContent}` and `{instruction}` and asks the provider for structured output. Revert copies an older
-version forward as a new version and calls no model. Every write is a new `Document` version with the
-metadata the original wrote (`updateType`, `agentInfo`, timestamps, `modelUsed`, …).
+version forward as a new version and calls no model. accept_suggestion writes the latest version with a
+saved suggestion's replacement applied as a new version and marks the suggestion resolved;
+reject_suggestion only marks it resolved; both in one transaction as the caller, no model call. Every
+write is a new `Document` version with the metadata the original wrote (`updateType`, `agentInfo`,
+timestamps, `modelUsed`, …).
 """
 
 from __future__ import annotations
@@ -42,7 +46,9 @@ AGENT = ArtifactAgent(
 
 
 class DocumentAgentInput(ArtifactInput):
-    operation: Literal["create", "update", "suggest", "revert"] = Field(description="What to do.")
+    operation: Literal["create", "update", "suggest", "revert", "accept_suggestion", "reject_suggestion"] = (
+        Field(description="What to do.")
+    )
     instruction: Instruction = Field(
         default=None, description="What to write or change (create, update, suggest)."
     )
@@ -51,6 +57,10 @@ class DocumentAgentInput(ArtifactInput):
         description="Title of a new document (create); default: the first line of the instruction.",
     )
     documentId: UUID | None = Field(default=None, description="The document (update, suggest, revert).")
+    suggestionId: UUID | None = Field(
+        default=None,
+        description="A saved suggestion, as returned by suggest (accept_suggestion, reject_suggestion).",
+    )
 
 
 class Suggestion(BaseModel):
@@ -83,6 +93,9 @@ class DocumentResult(BaseModel):
     )
     revertedFrom: int | None = None
     revertedTo: int | None = None
+    suggestionId: UUID | None = Field(
+        default=None, description="The suggestion accepted or rejected (now resolved)."
+    )
 
 
 def _require(call: AgentCall, key: str) -> str:
@@ -272,7 +285,59 @@ async def suggest(call: AgentCall) -> AgentOutcome:
     )
 
 
-RUNNERS = {"create": create, "update": update, "revert": revert, "suggest": suggest}
+def _need_suggestion(args: DocumentAgentInput, operation: str) -> UUID:
+    if args.suggestionId is None:
+        raise AgentInputError(
+            f"operation {operation} needs `suggestionId`: "
+            "the id of an open suggestion, as returned by suggest"
+        )
+    return args.suggestionId
+
+
+async def _resolve(call: AgentCall, *, accept: bool) -> AgentOutcome:
+    args = call.arguments
+    assert isinstance(args, DocumentAgentInput)
+    operation = call.operation.name
+    suggestion_id = _need_suggestion(args, operation)
+    metadata: dict[str, Any] = {
+        "updateType": "suggestion",
+        "agentInfo": AGENT_INFO,
+        "updatedAt": artifacts.now(),
+        "modelUsed": None,
+    }
+    suggestion, doc = await call.store.resolve_suggestion(
+        suggestion_id, accept=accept, kind=KIND, metadata=metadata if accept else None
+    )
+    if accept:
+        result = _result(doc, operation, content=doc.content, suggestionId=suggestion.id)
+        summary = (
+            f"Accepted suggestion {suggestion.id}: {doc.title!r} ({doc.id}) is now version "
+            f"{doc.version_number}."
+        )
+    else:
+        result = _result(doc, operation, suggestionId=suggestion.id)
+        summary = (
+            f"Rejected suggestion {suggestion.id} of {doc.title!r} ({doc.id}); the document is unchanged."
+        )
+    return _outcome(doc, result, summary, suggestion_id=str(suggestion.id))
+
+
+async def accept_suggestion(call: AgentCall) -> AgentOutcome:
+    return await _resolve(call, accept=True)
+
+
+async def reject_suggestion(call: AgentCall) -> AgentOutcome:
+    return await _resolve(call, accept=False)
+
+
+RUNNERS = {
+    "create": create,
+    "update": update,
+    "revert": revert,
+    "suggest": suggest,
+    "accept_suggestion": accept_suggestion,
+    "reject_suggestion": reject_suggestion,
+}
 
 
 async def run(call: AgentCall) -> AgentOutcome:
@@ -297,6 +362,22 @@ SPEC = AgentSpec(
             requires=("documentId",),
             calls_model=False,
         ),
+        Operation(
+            "accept_suggestion",
+            "acceptSuggestion",
+            "document_generation",
+            "generation",
+            requires=("suggestionId",),
+            calls_model=False,
+        ),
+        Operation(
+            "reject_suggestion",
+            "rejectSuggestion",
+            "document_generation",
+            "generation",
+            requires=("suggestionId",),
+            calls_model=False,
+        ),
     ),
     input_model=DocumentAgentInput,
     output_model=DocumentResult,
@@ -308,5 +389,6 @@ SPEC = AgentSpec(
         "instruction": "instruction",
         "documentId": "documentId",
         "targetVersion": "targetVersion",
+        "suggestionId": "suggestionId",
     },
 )

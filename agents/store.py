@@ -47,6 +47,21 @@ class Store(Protocol):
         """Save suggestions for one version of one of the caller's documents, in one statement."""
         ...
 
+    async def resolve_suggestion(
+        self,
+        suggestion_id: UUID,
+        *,
+        accept: bool,
+        kind: DocumentKind | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> tuple[Suggestion, Document]:
+        """Accept (the next version, with the suggested text in place of the original, in the same
+        transaction) or reject one of the caller's open suggestions, and mark it resolved, in ONE
+        transaction. Returns the resolved suggestion and the document's latest version. `DocumentNotFound`
+        when it is not the caller's (or not on a `kind` document); `InvalidDocument` when it is resolved
+        already or its original text no longer occurs in the latest version (nothing changes)."""
+        ...
+
     async def record_repositories(self, repositories: Sequence[RepositoryRef]) -> None:
         """Note GitHub repositories the caller's call read (new rows, or `last_accessed`), one upsert."""
         ...

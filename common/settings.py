@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     )
     pool_min_size: int = Field(default=1, ge=0, validation_alias="ARTIFICER_POOL_MIN_SIZE")
     pool_max_size: int = Field(default=10, ge=1, validation_alias="ARTIFICER_POOL_MAX_SIZE")
+    pool_acquire_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias="ARTIFICER_POOL_ACQUIRE_TIMEOUT",
+        description="Longest wait of a call for a free pooled connection; then it fails as busy.",
+    )
     connect_timeout_seconds: float = Field(
         default=10.0,
         gt=0,

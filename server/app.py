@@ -11,9 +11,9 @@
 Tool calls are routed by name through `TOOL_HANDLERS` (the read-only helpers); every other name is an
 agent tool and goes to the pipeline. Handlers raise; `server.errors` answers what they raise, written once.
 
-A catalog change is announced to every handshake-era connection (`notifications/tools/list_changed` on
-its standalone stream, to all of them at once, each bounded by `NOTIFY_TIMEOUT_SECONDS`) and, for
-2026-07-28 clients, on their `subscriptions/listen` streams.
+A catalog change is announced to every handshake-era connection (`notifications/tools/list_changed` and
+`notifications/prompts/list_changed` on its standalone stream, to all of them at once, each bounded by
+`NOTIFY_TIMEOUT_SECONDS`) and, for 2026-07-28 clients, on their `subscriptions/listen` streams.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from artificer.agents.providers.base import LLMProvider, UnsupportedFeature
 from artificer.agents.providers.registry import provider_for
 from artificer.common.providers import PROVIDERS
 from artificer.common.settings import Settings
-from artificer.server import admin, audit, client_features, resources
+from artificer.server import admin, audit, client_features, prompts, resources, viewer
 from artificer.server.catalog import Catalog, CatalogService, load_catalog
 from artificer.server.client_features import ClientLogging
 from artificer.server.errors import answer_request_failures, answer_tool_failures, unknown_tool
@@ -52,7 +52,7 @@ from artificer.server.pipeline import PipelineDeps, run_agent_tool
 from artificer.server.protocol import answer_malformed_lines, authorization_server, downlevel_results
 from artificer.server.shutdown import CallGate, run_uvicorn, stoppable_stdio
 from artificer.server.startup import prepare_database
-from artificer.storage.database import DatabaseTarget
+from artificer.storage.database import DatabaseTarget, set_acquire_timeout
 from artificer.storage.log_writer import LogWriter
 from artificer.storage.maintenance import MaintenanceLoop
 from mcp.server.auth.settings import AuthSettings
@@ -60,7 +60,8 @@ from mcp.server.context import CallNext, ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
 from mcp.server.session import ServerSession
-from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
+from mcp.server.subscriptions import InMemorySubscriptionBus, PromptsListChanged, ToolsListChanged
+from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -161,6 +162,7 @@ async def _open_database(
         db = await prepare_database(settings)
         stack.push_async_callback(db.close)
     pool = await db.create_pool(min_size=settings.pool_min_size, max_size=settings.pool_max_size)
+    set_acquire_timeout(pool, settings.pool_acquire_timeout_seconds)
     stack.push_async_callback(pool.close)
     return db, pool
 
@@ -258,6 +260,7 @@ async def announce_tools_changed(
     and every handshake-era connection in `sessions` at once, each given at most `seconds_each` seconds
     (a stuck client delays nobody). A connection whose send fails is gone: it leaves `sessions`."""
     await bus.publish(ToolsListChanged())
+    await bus.publish(PromptsListChanged())  # prompts follow the catalog's enabled operations
     async with anyio.create_task_group() as tg:
         for key, session in list(sessions.items()):
             tg.start_soon(_send_list_changed, sessions, key, session, seconds_each)
@@ -269,6 +272,7 @@ async def _send_list_changed(
     with anyio.move_on_after(seconds) as scope:
         try:
             await session.send_tool_list_changed()
+            await session.send_prompt_list_changed()
         except Exception:  # the connection is gone
             sessions.pop(key, None)
     if scope.cancelled_caught:
@@ -358,7 +362,7 @@ TOOL_HANDLERS: dict[str, ToolHandler] = {
 
 
 async def list_tools(ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
-    tools = ctx.lifespan_context.catalog.get().tools()
+    tools = [viewer.with_viewer(tool) for tool in ctx.lifespan_context.catalog.get().tools()]
     return types.ListToolsResult(tools=tools + admin_tools(ctx))
 
 
@@ -427,7 +431,7 @@ def _caller_id(ctx: ServerRequestContext[Any, Any]) -> Any:
 
 async def complete(ctx: Ctx, params: types.CompleteRequestParams) -> types.CompleteResult:
     state = ctx.lifespan_context
-    return await client_features.complete(state.pool, caller_of(state, ctx), params)
+    return await client_features.complete(state.pool, caller_of(state, ctx), params, state.catalog.current)
 
 
 async def set_logging_level(ctx: Ctx, params: types.SetLevelRequestParams) -> types.EmptyResult:
@@ -443,9 +447,27 @@ async def list_resource_templates(
 async def read_resource(ctx: Ctx, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
     state = ctx.lifespan_context
     caller = caller_of(state, ctx)
+    if str(params.uri) == viewer.VIEWER_URI:  # the artifact viewer app: the same page for everyone
+        return viewer.read_viewer()
     result = await resources.read_resource(state.pool, caller, str(params.uri))
     audit.resource_read(state.logs, caller, str(params.uri))
     return result
+
+
+async def list_prompts(ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+    """A prompt per enabled operation of the active provider's agents (`server.prompts`)."""
+    catalog = ctx.lifespan_context.catalog.get()
+    return types.ListPromptsResult(prompts=[entry.prompt for entry in catalog.prompts.values()])
+
+
+async def get_prompt(ctx: Ctx, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+    entry = ctx.lifespan_context.catalog.get().prompts.get(params.name)
+    try:
+        if entry is None:
+            raise prompts.PromptError(f"unknown prompt {params.name!r}; prompts/list names the prompts")
+        return prompts.render_prompt(entry, params.arguments)
+    except prompts.PromptError as error:
+        raise MCPError(types.INVALID_PARAMS, str(error)) from error
 
 
 def tool_input_schema(name: str) -> Mapping[str, Any] | None:
@@ -475,7 +497,8 @@ class ArtificerServer(Server[AppState]):
         extensions: dict[str, dict[str, Any]] | None = None,
     ) -> InitializationOptions:
         return super().create_initialization_options(
-            notification_options or NotificationOptions(tools_changed=True, resources_changed=True),
+            notification_options
+            or NotificationOptions(tools_changed=True, resources_changed=True, prompts_changed=True),
             experimental_capabilities,
             extensions,
         )
@@ -510,6 +533,8 @@ def build_server(
             "listening for changes", events.listen_handler(_caller_id)
         ),
         on_completion=answer_request_failures("completing an argument", complete),
+        on_list_prompts=list_prompts,
+        on_get_prompt=get_prompt,
     )
     # logging/setLevel (handshake era only), registered directly: the constructor argument warns that
     # logging is deprecated as of 2026-07-28 (it is, and the SDK refuses it on that revision)

@@ -11,7 +11,8 @@ holds only the enabled operations; its description and parameter descriptions co
 `load_catalog` reads those rows for the active provider and builds the catalog. `CatalogService` holds
 the current catalog, reloads it when the `artificer_config` channel fires (`storage.listen`: a dedicated
 connection, reconnected after a database restart, reloading once after each connect, the first one too),
-and calls its `on_change` callbacks when the listed tools changed.
+and calls its `on_change` callbacks when the listed tools or prompts changed (`server.prompts`: a prompt per
+enabled operation, built here with the tools).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from artificer.agents.base import AgentSpec, ModelChoice, Operation
 from artificer.common.pricing import pricing_from_model_config
 from artificer.common.providers import PROVIDERS
 from artificer.common.settings import Settings
+from artificer.server.prompts import PromptEntry, build_prompts
 from artificer.storage import configs, models
 from artificer.storage.listen import listen
 from pydantic import BaseModel
@@ -107,6 +109,8 @@ class Catalog:
     """The read-only helper tools (always listed)."""
     logging_settings: Mapping[str, Any] = field(default_factory=dict)
     """`admin_config.logging_settings`, for the log writer."""
+    prompts: Mapping[str, PromptEntry] = field(default_factory=dict)
+    """A prompt per enabled operation of the listed agents, by name (`server.prompts`)."""
 
     def tools(self) -> list[types.Tool]:
         return [entry.tool for entry in self.agents.values()] + list(self.extra_tools)
@@ -117,7 +121,8 @@ class Catalog:
         return next((m for m in self.models if m.is_default), self.models[0] if self.models else None)
 
     def fingerprint(self) -> list[dict[str, Any]]:
-        return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in self.tools()]
+        named = [*self.tools(), *(p.prompt for p in self.prompts.values())]
+        return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in named]
 
 
 def active_provider(admin_rows: Mapping[str, Mapping[str, Any]], override: str | None) -> str:
@@ -271,6 +276,7 @@ def build_catalog(
         models=models,
         extra_tools=tuple(extra_tools),
         logging_settings=logging_settings if isinstance(logging_settings, Mapping) else {},
+        prompts=build_prompts(agents.values(), models, provider),
     )
 
 
@@ -327,7 +333,7 @@ class CatalogService:
     _lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     async def reload(self) -> Catalog:
-        """Load the catalog now; tell `on_change` when the listed tools changed."""
+        """Load the catalog now; tell `on_change` when the listed tools or prompts changed."""
         async with self._lock:
             previous = self.current
             catalog = await self.loader()

@@ -2,7 +2,9 @@
 
 - `complete`: `completion/complete` for the `artifact://{id}` and `artifact://{id}/v/{version}` templates:
   `id` completes to the caller's artifact ids whose title (or id) starts with what was typed, newest
-  first; `version` to the versions of the artifact named in the context.
+  first; `version` to the versions of the artifact named in the context. For prompts (`server.prompts`):
+  the artifact id argument to the caller's artifacts of that agent's kind, by title (or id) prefix;
+  `model` to the active provider's models; `targetVersion` to the versions of the artifact in the context.
 - Logging (handshake era: `logging/setLevel`, then `notifications/message` at or above that level;
   2026-07-28: the SDK delivers only what a request opted in to in its `_meta`). The spec deprecates
   logging as of 2026-07-28; it is served for the clients that still show it. Until a client sets a
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 from uuid import UUID
 
 import mcp_types as types
@@ -22,6 +24,9 @@ from artificer.storage import documents
 from artificer.storage.database import as_user
 from mcp.server.context import ServerRequestContext
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+if TYPE_CHECKING:
+    from artificer.server.catalog import Catalog
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +53,14 @@ DEFAULT_LEVEL = "warning"
 # --- completions ----------------------------------------------------------------------------------------
 
 
-async def complete(pool: Any, caller: Caller, params: types.CompleteRequestParams) -> types.CompleteResult:
-    """Completions for the artifact templates' arguments (none for anything else)."""
+async def complete(
+    pool: Any, caller: Caller, params: types.CompleteRequestParams, catalog: Catalog | None = None
+) -> types.CompleteResult:
+    """Completions for the artifact templates' and the prompts' arguments (none for anything else)."""
     values: list[str] = []
     ref = params.ref
+    if isinstance(ref, types.PromptReference) and catalog is not None:
+        values = await _prompt_values(pool, caller, params, catalog)
     if isinstance(ref, types.ResourceTemplateReference) and ref.uri.startswith("artifact://"):
         typed = params.argument.value
         async with as_user(pool, caller.rls_claims) as conn:
@@ -65,6 +74,27 @@ async def complete(pool: Any, caller: Caller, params: types.CompleteRequestParam
     return types.CompleteResult(
         completion=types.Completion(values=values[:MAX_COMPLETIONS], has_more=has_more or None)
     )
+
+
+async def _prompt_values(
+    pool: Any, caller: Caller, params: types.CompleteRequestParams, catalog: Catalog
+) -> list[str]:
+    assert isinstance(params.ref, types.PromptReference)
+    entry = catalog.prompts.get(params.ref.name)
+    if entry is None:
+        return []
+    name, typed = params.argument.name, params.argument.value
+    if name == "model":
+        return [m.model_id for m in catalog.models if m.model_id.lower().startswith(typed.lower())]
+    if name == entry.id_argument:
+        async with as_user(pool, caller.rls_claims) as conn:
+            docs = await documents.complete_document_ids(conn, typed, 10 * MAX_COMPLETIONS)
+        return [str(doc.id) for doc in docs if entry.kind is None or doc.kind == entry.kind]
+    if name == "targetVersion" and entry.id_argument:
+        chosen = (params.context.arguments or {}).get(entry.id_argument) if params.context else None
+        async with as_user(pool, caller.rls_claims) as conn:
+            return await _versions(conn, chosen, typed)
+    return []
 
 
 async def _versions(conn: Any, document_id: str | None, typed: str) -> list[str]:

@@ -20,6 +20,7 @@ import mcp_types as types
 from artificer.common.records import DatabaseUnavailable, DocumentNotFound, StorageError, UnknownUser
 from artificer.server.identity import IdentityError
 from artificer.storage.errors import translate
+from artificer.storage.logs import redact_text
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
@@ -41,7 +42,10 @@ UNKNOWN_ACCOUNT = (
 
 
 def tool_error(message: str) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
+    """A tool error; keys, tokens and JWTs in it (a provider's error text can quote the API key) are
+    redacted, as in the logs."""
+    text = redact_text(message) or message
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
 
 
 def as_storage_error(error: BaseException) -> StorageError | None:

@@ -96,6 +96,30 @@ def caller_from_access_token(token: AccessToken) -> Caller:
     return Caller(user_id=user_id, claims=claims, transport="http")
 
 
+MAX_TOKEN_LENGTH = 8192
+"""Longest bearer token accepted, in characters. Supabase access tokens are well under 2 KB; a bigger one is
+refused before it is parsed, so a client cannot make the server decode, hash and verify megabytes."""
+
+ACCEPTED_TOKEN_TYPES = frozenset({"jwt", "at+jwt", "application/at+jwt"})
+"""The JOSE `typ` headers of access tokens (RFC 7519, RFC 9068), compared case-insensitively; a token
+without `typ` is accepted too (Supabase sets `JWT`). Any other type (`dpop+jwt`, `logout+jwt`, `JWE` …) is
+another kind of token that must not be usable as an access token."""
+
+
+def token_header(token: str) -> dict[str, Any]:
+    """The unverified header of a token the verifier will look at: not oversized, of an access-token
+    `typ`. Raises `jwt.DecodeError` otherwise."""
+    import jwt
+
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise jwt.DecodeError(f"the token is longer than {MAX_TOKEN_LENGTH} characters")
+    header = jwt.get_unverified_header(token)
+    typ = header.get("typ")
+    if typ is not None and (not isinstance(typ, str) or typ.lower() not in ACCEPTED_TOKEN_TYPES):
+        raise jwt.DecodeError("the token's `typ` is not an access token's")
+    return header
+
+
 JWKS_REFRESH_INTERVAL_SECONDS = 60.0
 """Least time between two JWKS fetches made because a token named a key id the cached set lacks (or
 because the last fetch failed): an unauthenticated client must not make the server fetch per request."""
@@ -188,7 +212,7 @@ class JWTVerifier:
         """The verified claims; raises `jwt.PyJWTError` for any invalid token. Blocking (JWKS fetch)."""
         import jwt
 
-        header = jwt.get_unverified_header(token)
+        header = token_header(token)
         alg = header.get("alg")
         if alg == "HS256":
             if not self.secret:
@@ -216,7 +240,7 @@ class JWTVerifier:
         import jwt
 
         try:
-            if self.jwks_url and jwt.get_unverified_header(token).get("alg") != "HS256":
+            if self.jwks_url and token_header(token).get("alg") != "HS256":
                 claims = await anyio.to_thread.run_sync(self.decode, token)
             else:
                 claims = self.decode(token)

@@ -195,10 +195,11 @@ async def read_resource(pool: Any, caller: Caller, uri: str) -> types.ReadResour
 class ArtifactsInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    action: Literal["list", "read", "history"] = Field(
-        description="list: your artifacts; read: one version (default latest); history: its versions."
+    action: Literal["list", "read", "history", "suggestions"] = Field(
+        description="list: your artifacts; read: one version (default latest); history: its versions; "
+        "suggestions: its open suggestions."
     )
-    documentId: UUID | None = Field(default=None, description="The artifact (read, history).")
+    documentId: UUID | None = Field(default=None, description="The artifact (read, history, suggestions).")
     version: int | None = Field(
         default=None, ge=1, le=MAX_VERSION, description="Version to read (read); default: latest."
     )
@@ -226,6 +227,14 @@ class VersionEntry(BaseModel):
     uri: str
 
 
+class SuggestionEntry(BaseModel):
+    id: UUID
+    originalText: str
+    suggestedText: str
+    description: str | None = None
+    createdAt: str
+
+
 class ArtifactsOutput(BaseModel):
     action: str
     artifacts: list[ArtifactSummary] | None = None
@@ -235,6 +244,8 @@ class ArtifactsOutput(BaseModel):
     version: int | None = None
     content: str | None = None
     versions: list[VersionEntry] | None = None
+    suggestions: list[SuggestionEntry] | None = None
+    """suggestions: the open (unresolved) suggestions of the artifact, oldest first."""
     nextCursor: str | None = None
     """list: pass it as `cursor` for the next (older) page; absent on the last page."""
 
@@ -271,7 +282,8 @@ ARTIFACTS_TOOL = types.Tool(
     name="artifacts",
     title="Your artifacts",
     description=(
-        "List your artifacts, read one (latest version or a given version), or show its version history. "
+        "List your artifacts, read one (latest version or a given version), show its version history, "
+        "or list its open suggestions. "
         "Read-only; the same content is available as resources artifact://{id} and artifact://{id}/v/{n}."
     ),
     input_schema=_schema(ArtifactsInput),
@@ -348,6 +360,23 @@ async def artifacts_tool(
                 content=doc.content or "",
             )
             return _structured(out, doc.content or "")
+        if args.action == "suggestions":
+            await documents.get_latest(conn, args.documentId)  # DocumentNotFound when not the caller's
+            found = await documents.list_suggestions(conn, args.documentId)
+            open_ = [
+                SuggestionEntry(
+                    id=s.id,
+                    originalText=s.original_text,
+                    suggestedText=s.suggested_text,
+                    description=s.description,
+                    createdAt=s.created_at.isoformat(),
+                )
+                for s in found
+                if not s.is_resolved
+            ]
+            text = "\n".join(f"[{e.id}] {e.originalText!r} -> {e.suggestedText!r}" for e in open_)
+            out = ArtifactsOutput(action="suggestions", id=args.documentId, suggestions=open_)
+            return _structured(out, text or "No open suggestions.")
         versions = await documents.list_versions(conn, args.documentId)
     if not versions:
         raise documents.DocumentNotFound(f"document {args.documentId} not found")

@@ -72,6 +72,24 @@ class CallerStore:
             async with as_user(self._pool, self._claims) as conn:
                 return await documents.save_suggestions(conn, document, list(drafts))
 
+    async def resolve_suggestion(
+        self,
+        suggestion_id: UUID,
+        *,
+        accept: bool,
+        kind: DocumentKind | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> tuple[Suggestion, Document]:
+        with typed_errors():
+            async with as_user(self._pool, self._claims) as conn:
+                return await documents.resolve_suggestion(
+                    conn,
+                    suggestion_id,
+                    accept=accept,
+                    kind=kind,
+                    metadata=dict(metadata) if metadata is not None else None,
+                )
+
     async def record_repositories(self, repositories: Sequence[RepositoryRef]) -> None:
         if not repositories:
             return

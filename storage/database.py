@@ -25,6 +25,28 @@ from asyncpg.pool import Pool
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 
+DEFAULT_ACQUIRE_TIMEOUT = 10.0
+"""Longest wait for a free pool connection: an exhausted pool answers `DatabaseUnavailable` (via
+`TimeoutError`, storage.errors) instead of holding the call forever."""
+
+
+class BoundedPool(Pool):
+    """An asyncpg `Pool` that knows how long a caller may wait for one of its connections."""
+
+    __slots__ = ("acquire_timeout",)
+
+
+def set_acquire_timeout(pool: Any, seconds: float) -> None:
+    """Bound `acquire_connection(pool)` by `seconds` (a pool this module made; others keep the default)."""
+    if isinstance(pool, BoundedPool):
+        pool.acquire_timeout = seconds
+
+
+def acquire_connection(pool: Pool) -> Any:
+    """`pool.acquire()` bounded by the pool's acquire timeout (`create_pool(acquire_timeout=…)`); raises
+    `TimeoutError` when no connection is free in time."""
+    return pool.acquire(timeout=getattr(pool, "acquire_timeout", DEFAULT_ACQUIRE_TIMEOUT))
+
 
 class DatabaseError(Exception):
     """The database could not be resolved, reached or logged into. The message is one line, safe to print."""
@@ -182,22 +204,31 @@ async def create_pool(
     min_size: int = 1,
     max_size: int = 10,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    acquire_timeout: float = DEFAULT_ACQUIRE_TIMEOUT,
 ) -> Pool:
-    """An asyncpg pool whose connections decode json/jsonb to Python objects.
+    """An asyncpg pool whose connections decode json/jsonb to Python objects; `acquire_connection` waits
+    at most `acquire_timeout` seconds for one of them.
 
     `statement_cache_size=0` for transaction poolers (Supabase port 6543). Failures become DatabaseError.
     """
     validate_dsn(dsn)
     try:
-        pool = await asyncpg.create_pool(
+        bounded = BoundedPool(  # what asyncpg.create_pool makes, with the acquire timeout on it
             dsn,
             min_size=min_size,
             max_size=max_size,
+            max_queries=50000,
+            max_inactive_connection_lifetime=300.0,
+            loop=None,
+            connection_class=asyncpg.Connection,
+            record_class=asyncpg.Record,
             statement_cache_size=statement_cache_size,
             timeout=connect_timeout,
             init=init_connection,
             reset=keep_session,
         )
+        bounded.acquire_timeout = acquire_timeout
+        pool = await bounded
     except Exception as error:
         raise translate_connect_error(dsn, error, connect_timeout) from None
     assert pool is not None
@@ -234,7 +265,7 @@ async def as_user(
 @asynccontextmanager
 async def _acquire(pool_or_conn: Pool | asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
     if isinstance(pool_or_conn, Pool):
-        async with pool_or_conn.acquire() as conn:
+        async with acquire_connection(pool_or_conn) as conn:
             yield conn
     else:
         yield pool_or_conn

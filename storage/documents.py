@@ -32,6 +32,7 @@ from artificer.common.records import (
     VersionConflict,
     VersionInfo,
 )
+from artificer.storage.database import acquire_connection
 from asyncpg.pool import Pool
 
 __all__ = [  # the record types and errors live in the leaf `common.records`; re-exported for callers here
@@ -230,7 +231,7 @@ async def store_version(
     if svg is not None:
         sql, args = _SAVE_RENDERED_SQL, (*args, svg)
     if isinstance(pool_or_conn, Pool):
-        async with pool_or_conn.acquire() as conn:
+        async with acquire_connection(pool_or_conn) as conn:
             return await _call_append(conn, sql, *args)
     if pool_or_conn.is_in_transaction() and sql == _SAVE_ASYNC_COMMIT_SQL:
         sql = _SAVE_SQL
@@ -387,3 +388,73 @@ async def list_suggestions(
         version_number,
     )
     return [_suggestion(r) for r in records]
+
+
+_SUGGESTION_COLUMNS = (
+    'id, "documentId", "documentCreatedAt", "originalText", "suggestedText", description, "isResolved", '
+    'user_id, "createdAt"'
+)
+
+
+async def resolve_suggestion(
+    conn: asyncpg.Connection,
+    suggestion_id: uuid.UUID,
+    *,
+    accept: bool,
+    kind: DocumentKind | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> tuple[Suggestion, Document]:
+    """Accept or reject one of the caller's open suggestions; `conn` runs as the caller inside ONE
+    transaction (`as_user(...)`), which the caller rolls back when this raises.
+
+    Accept: the latest version of the suggestion's document, with the first occurrence of its original
+    text replaced by the suggested text, becomes the next version (`metadata`, plus `previousVersion` and
+    `suggestionId`), and the suggestion is marked resolved. Reject: the suggestion is marked resolved and
+    no version is written. Returns the resolved suggestion and the document's latest version (the new one
+    when accepted). `DocumentNotFound` when the suggestion is not the caller's (or its document is not of
+    `kind`); `InvalidDocument` when it is resolved already or, on accept, its original text no longer
+    occurs in the latest version.
+    """
+    try:
+        record = await conn.fetchrow(
+            f'select {_SUGGESTION_COLUMNS} from "Suggestion" where id = $1 for update', suggestion_id
+        )
+        if record is None:
+            raise DocumentNotFound(f"suggestion {suggestion_id} not found")
+        suggestion = _suggestion(record)
+        latest = await get_latest(conn, suggestion.document_id)
+        if kind is not None and latest.kind != kind:
+            raise DocumentNotFound(f"suggestion {suggestion_id} is not on a {kind} document")
+        if suggestion.is_resolved:
+            raise InvalidDocument(f"suggestion {suggestion_id} is already resolved")
+        document = latest
+        if accept:
+            content = latest.content or ""
+            if suggestion.original_text not in content:
+                raise InvalidDocument(
+                    f"the original text of suggestion {suggestion_id} no longer occurs in the latest "
+                    f"version (v{latest.version_number}) of document {latest.id}; reject it, or ask "
+                    "for new suggestions"
+                )
+            document = await add_version(
+                conn,
+                latest.id,
+                content=content.replace(suggestion.original_text, suggestion.suggested_text, 1),
+                metadata={
+                    **(metadata or {}),
+                    "previousVersion": latest.version_number,
+                    "suggestionId": str(suggestion_id),
+                },
+                expected_version=latest.version_number,
+            )
+        resolved = await conn.fetchrow(
+            f'update "Suggestion" set "isResolved" = true where id = $1 returning {_SUGGESTION_COLUMNS}',
+            suggestion_id,
+        )
+    except asyncpg.PostgresError as error:
+        translated = _translate(error)
+        if translated is None:
+            raise
+        raise translated from None
+    assert resolved is not None
+    return _suggestion(resolved), document

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import asyncpg
+from artificer.storage.database import acquire_connection
 from artificer.storage.errors import typed_errors
 from asyncpg.pool import Pool
 
@@ -94,7 +95,7 @@ async def check_and_count(
     args = (user_id, agent_type, per_minute, per_hour, per_day, now)
     with typed_errors():  # an unknown user (`UnknownUser`), a database that is down (`DatabaseUnavailable`)
         if isinstance(pool_or_conn, Pool):
-            async with pool_or_conn.acquire() as conn:
+            async with acquire_connection(pool_or_conn) as conn:
                 record = await conn.fetchrow(_CHECK_ASYNC_COMMIT_SQL, *args)
         elif pool_or_conn.is_in_transaction():
             record = await pool_or_conn.fetchrow(_CHECK_SQL, *args)

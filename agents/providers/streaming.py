@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TypeAlias
 
+import httpx2
 from artificer.agents.providers.base import (
     EmptyAnswer,
     LLMRequest,
@@ -217,8 +218,15 @@ class ResultStream:
                     self._bill_attempt()
                     continue
                 if dropped and delivered:
+                    stalled = isinstance(exc, httpx2.TimeoutException) or "timed out" in str(exc).lower()
                     raise StreamInterrupted(
-                        "the answer stream broke after part of the answer was sent "
+                        (
+                            "the provider stopped sending the answer and timed out after part of it was "
+                            f"sent ({len(''.join(text))} characters); try again, or raise "
+                            "ARTIFICER_PROVIDER_TIMEOUT"
+                        )
+                        if stalled
+                        else "the answer stream broke after part of the answer was sent "
                         f"({len(''.join(text))} characters); run the call again",
                         provider=self._provider,
                         retries=tracker.retries,

@@ -77,6 +77,8 @@ async def test_every_change_reaches_another_process_within_a_second(
                 "create",
                 "update",
                 "revert",
+                "accept_suggestion",
+                "reject_suggestion",
             ]
             tools = await change(
                 "admin_agents",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 from artificer.server.app import announce_tools_changed
-from mcp.server.subscriptions import InMemorySubscriptionBus, ToolsListChanged
+from mcp.server.subscriptions import InMemorySubscriptionBus, PromptsListChanged, ToolsListChanged
 
 pytestmark = pytest.mark.anyio
 
@@ -31,6 +31,9 @@ class Session:
         self.notified = anyio.Event()
 
     async def send_tool_list_changed(self) -> None:
+        pass
+
+    async def send_prompt_list_changed(self) -> None:  # prompts follow the catalog: sent after the tools'
         self.notified.set()
 
 
@@ -61,7 +64,7 @@ async def test_a_stuck_session_delays_nobody() -> None:
             await done.wait()
     assert stuck.cancelled, "the stuck send was given up after its limit"
     assert sorted(sessions) == [1, 2, 4], "a connection whose send failed is forgotten; a slow one is kept"
-    assert [type(e) for e in events] == [ToolsListChanged]
+    assert [type(e) for e in events] == [ToolsListChanged, PromptsListChanged]
 
 
 async def test_no_sessions_still_publishes() -> None:
@@ -69,4 +72,4 @@ async def test_no_sessions_still_publishes() -> None:
     events: list[object] = []
     bus.subscribe(events.append)
     await announce_tools_changed(bus, {})
-    assert [type(e) for e in events] == [ToolsListChanged]
+    assert [type(e) for e in events] == [ToolsListChanged, PromptsListChanged]

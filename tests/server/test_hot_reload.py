@@ -17,6 +17,8 @@ from mcp_harness import JWT_SECRET, make_settings
 from test_transports import http_client, running_http
 
 pytestmark = pytest.mark.anyio
+WITHOUT_SUGGEST = ["create", "update", "revert", "accept_suggestion", "reject_suggestion"]
+"""The document agent's operations once `tools.suggestion` is disabled."""
 
 DISABLE_SUGGESTION = (
     "update admin_config set config_data = jsonb_set(config_data, '{tools,suggestion,enabled}', 'false') "
@@ -47,7 +49,7 @@ async def test_handshake_client_gets_list_changed(
         with anyio.fail_after(1.0):
             await changed.wait()
         elapsed = time.perf_counter() - started
-        assert operations(await client.list_tools()) == ["create", "update", "revert"]
+        assert operations(await client.list_tools()) == WITHOUT_SUGGEST
         refused = await client.call_tool("document_agent", {"operation": "suggest", "documentId": str(user)})
         assert refused.is_error and "disabled" in refused.content[0].text
         print(f"list_changed after {elapsed * 1000:.0f} ms")
@@ -103,11 +105,7 @@ async def test_modern_client_gets_listen_event(
             with anyio.fail_after(1.0):
                 async for _event in subscription:
                     break
-            assert operations(await client.list_tools(cache_mode="bypass")) == [
-                "create",
-                "update",
-                "revert",
-            ]
+            assert operations(await client.list_tools(cache_mode="bypass")) == WITHOUT_SUGGEST
 
 
 async def wait_for_listener(pool, *, since: datetime | None) -> None:
@@ -146,7 +144,7 @@ async def test_listen_reconnects_after_connection_loss(database_url: str, make_u
         await pool.execute(DISABLE_SUGGESTION)
         with anyio.fail_after(3.0):
             await changed.wait()
-        assert operations(await client.list_tools()) == ["create", "update", "revert"]
+        assert operations(await client.list_tools()) == WITHOUT_SUGGEST
 
 
 async def test_handshake_http_session_gets_list_changed(database_url: str, make_user, gemini, pool) -> None:
@@ -168,7 +166,7 @@ async def test_handshake_http_session_gets_list_changed(database_url: str, make_
         await pool.execute(DISABLE_SUGGESTION)
         with anyio.fail_after(1.0):
             await changed.wait()
-        assert operations(await client.list_tools()) == ["create", "update", "revert"]
+        assert operations(await client.list_tools()) == WITHOUT_SUGGEST
 
 
 async def test_a_change_between_startup_load_and_listen_is_not_missed(

@@ -17,7 +17,8 @@ async def test_create_document_in_process(database_url: str, make_user, gemini: 
         tools = {t.name: t for t in (await client.list_tools()).tools}
         assert "document_agent" in tools
         schema = tools["document_agent"].input_schema
-        assert schema["properties"]["operation"]["enum"] == ["create", "update", "suggest", "revert"]
+        operations = ["create", "update", "suggest", "revert", "accept_suggestion", "reject_suggestion"]
+        assert schema["properties"]["operation"]["enum"] == operations
         args = {"operation": "create", "instruction": "Plan\nmore"}
         result = await client.call_tool("document_agent", args)
         assert not result.is_error, result.content
