@@ -224,7 +224,8 @@ async def app_state(
         async with anyio.create_task_group() as tg:
             tg.start_soon(catalog.run)
             tg.start_soon(events.run)
-            tg.start_soon(MaintenanceLoop(pool).run)  # partitions ahead, retention; one replica at a time
+            # partitions ahead, retention; one replica at a time; not in the first seconds of a server
+            tg.start_soon(MaintenanceLoop(pool, first_delay=5.0).run)
             try:
                 yield state
             finally:

@@ -19,6 +19,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+import anyio
 import asyncpg
 from artificer.storage.rate_limits import purge_expired
 from asyncpg.pool import Pool
@@ -177,19 +178,25 @@ class MaintenanceLoop:
         *,
         interval: float = DEFAULT_INTERVAL_SECONDS,
         on_report: Callable[[MaintenanceReport], None] | None = None,
+        first_delay: float = 0.0,
     ) -> None:
         if interval <= 0:
             raise ValueError(f"the maintenance interval must be positive, not {interval}")
         self._pool = pool
         self._interval = interval
         self._on_report = on_report
+        self._first_delay = first_delay
+        """Seconds before the first run: a server that starts and stops at once leaves its data alone."""
         self.runs = 0
         self.failures = 0
         self._ran = asyncio.Event()
 
     async def run_once(self) -> MaintenanceReport | None:
         try:
-            report = await run_maintenance(self._pool)
+            # A run is short (each step gives up on a lock after 5 s): a shutdown waits for it rather than
+            # cutting its transaction, whose connection the closing pool would then have to reset.
+            with anyio.CancelScope(shield=True):
+                report = await run_maintenance(self._pool)
         except Exception as error:  # a background task: never let it take the server down
             self.failures += 1
             logger.warning("log maintenance failed (%s: %s); trying again later", type(error).__name__, error)
@@ -213,6 +220,7 @@ class MaintenanceLoop:
         await self._ran.wait()
 
     async def run(self) -> None:
+        await asyncio.sleep(self._first_delay)
         while True:
             await self.run_once()
             await asyncio.sleep(self._interval)
